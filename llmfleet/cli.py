@@ -1,0 +1,123 @@
+"""llmfleet — deploy and operate the llmfleet.baremetal collection.
+
+  llmfleet lab up|down|status [-i INVENTORY] [--name NAME]
+  llmfleet deploy -i INVENTORY [--limit L] [--check] [--diff] [--tags T] [--playbook P]
+  llmfleet gpu snapshot [-o FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from llmfleet import paths
+from llmfleet.errors import LlmfleetError
+
+DEFAULT_LAB = paths.ROOT / "inventories" / "lab"
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=140)
+    return console
+
+
+def cmd_lab(args, console: Console) -> int:
+    from llmfleet import lab
+
+    inv = Path(args.inventory)
+    log = console.print
+    if args.action == "up":
+        rows = lab.up(inv, args.name, log=log)
+    elif args.action == "down":
+        lab.down(inv, args.name, log=log)
+        console.print("lab is down")
+        return 0
+    else:
+        rows = lab.status(inv, args.name, log=log)
+    t = Table(title=f"lab {args.name or inv.name}")
+    for col in ("host", "kind", "state", "ssh", "boot_to_ssh_s"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"], r["kind"], r["state"], r.get("ssh", ""), str(r.get("boot_to_ssh_s") or ""))
+    console.print(t)
+    return 0 if all(r["state"] == "running" for r in rows) or args.action == "status" else 1
+
+
+def cmd_deploy(args, console: Console) -> int:
+    from llmfleet.runner import run_playbook
+
+    summary = run_playbook(
+        Path(args.inventory), playbook=args.playbook, limit=args.limit, tags=args.tags,
+        check=args.check, diff=args.diff, console=console,
+    )
+    if summary["failed_hosts"]:
+        console.print(f"[red]failed or unreachable hosts: {', '.join(summary['failed_hosts'])}[/]")
+        return 2
+    if summary["rc"] != 0:
+        console.print(f"[red]ansible-playbook exited {summary['rc']}[/]")
+        return 2
+    return 0
+
+
+def cmd_gpu(args, console: Console) -> int:
+    snap_mod = paths.load_module_util("nvml_snapshot")
+    snap = snap_mod.collect_snapshot()
+    text = json.dumps(snap, indent=2, sort_keys=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+        console.print(f"snapshot written to {args.output}")
+    else:
+        sys.stdout.write(text + "\n")
+    if not snap.get("nvml_available"):
+        Console(stderr=True).print(f"no GPU visible through NVML: {snap.get('reason')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llmfleet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="the local lab (containers and VMs)")
+    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("-i", "--inventory", default=str(DEFAULT_LAB))
+    lab.add_argument("--name", help="lab name (default: the inventory's name); keys and state live under lab/cache/labs/NAME")
+    lab.set_defaults(func=cmd_lab)
+
+    dep = sub.add_parser("deploy", help="run site.yml (or --playbook) through ansible-runner")
+    dep.add_argument("-i", "--inventory", required=True)
+    dep.add_argument("--limit")
+    dep.add_argument("--tags")
+    dep.add_argument("--check", action="store_true")
+    dep.add_argument("--diff", action="store_true")
+    dep.add_argument("--playbook", default="site.yml")
+    dep.set_defaults(func=cmd_deploy)
+
+    gpu = sub.add_parser("gpu", help="GPU probes on this host")
+    gpu_sub = gpu.add_subparsers(dest="gpu_command", required=True)
+    snap = gpu_sub.add_parser("snapshot", help="write this host's NVML snapshot (exit 0 even with no GPU)")
+    snap.add_argument("-o", "--output")
+    snap.set_defaults(func=cmd_gpu)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = _console()
+    try:
+        return args.func(args, console)
+    except LlmfleetError as exc:
+        Console(stderr=True).print(f"[red]llmfleet: {exc}[/]")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Run a playbook through ansible-runner's Python API with live per-host progress and artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from llmfleet import paths
+from llmfleet.errors import LlmfleetError
+
+COUNTERS = ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")
+SHORT = {"failures": "failed", "unreachable": "unreach", "skipped": "skip", "rescued": "rescue", "ignored": "ignore"}
+
+
+class Progress:
+    """Per-host counters fed by ansible-runner events."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.hosts: dict[str, dict] = {}
+        self.play = ""
+
+    def _host(self, name: str) -> dict:
+        return self.hosts.setdefault(name, {k: 0 for k in COUNTERS} | {"task": ""})
+
+    def handle(self, event: dict) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        host = data.get("host")
+        if kind == "playbook_on_play_start":
+            self.play = data.get("play", "")
+        elif kind == "runner_on_start" and host:
+            self._host(host)["task"] = data.get("task", "")
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped") and host:
+            h = self._host(host)
+            res = data.get("res", {}) or {}
+            task = data.get("task", "")
+            if kind == "runner_on_ok":
+                h["ok"] += 1
+                if res.get("changed"):
+                    h["changed"] += 1
+                    self.console.print(f"[yellow]changed[/] {host}: {task}")
+            elif kind == "runner_on_skipped":
+                h["skipped"] += 1
+            elif kind == "runner_on_unreachable":
+                h["unreachable"] += 1
+                self.console.print(f"[red]UNREACHABLE[/] {host}: {task}: {res.get('msg', '')}")
+            elif data.get("ignore_errors"):
+                h["ignored"] += 1
+            else:
+                h["failures"] += 1
+                self.console.print(f"[red]FAILED[/] {host}: {task}: {_short(res)}")
+        return True
+
+    def table(self, stats: dict | None = None, title: str = "llmfleet") -> Table:
+        t = Table(title=title)
+        t.add_column("host")
+        for k in COUNTERS:
+            t.add_column(SHORT.get(k, k), justify="right")
+        t.add_column("current task" if stats is None else "result")
+        rows = stats if stats is not None else self.hosts
+        for host in sorted(rows):
+            r = rows[host]
+            verdict = r.get("task", "")
+            if stats is not None:
+                verdict = "[red]FAILED[/]" if r["failures"] else "[red]UNREACHABLE[/]" if r["unreachable"] else "[green]ok[/]"
+            t.add_row(host, *(str(r.get(k, 0)) for k in COUNTERS), verdict)
+        return t
+
+
+def _short(res: dict) -> str:
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    return str(msg).strip().splitlines()[0][:300] if msg else ""
+
+
+def recap(raw_stats: dict | None) -> dict:
+    """ansible-runner's stats ({counter: {host: n}}) → {host: {counter: n}}."""
+    out: dict[str, dict] = {}
+    for counter in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored", "processed"):
+        for host, n in ((raw_stats or {}).get(counter) or {}).items():
+            row = out.setdefault(host, {k: 0 for k in COUNTERS})
+            if counter == "dark":
+                row["unreachable"] = n
+            elif counter in COUNTERS:
+                row[counter] = n
+    return out
+
+
+def run_playbook(
+    inventory: Path,
+    playbook: str = "site.yml",
+    limit: str | None = None,
+    tags: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    extravars: dict | None = None,
+    console: Console | None = None,
+    run_root: Path | None = None,
+) -> dict:
+    import ansible_runner  # heavy import: only when running
+
+    console = console or Console()
+    inventory = Path(inventory)
+    if not inventory.exists():
+        raise LlmfleetError(f"inventory {inventory} does not exist (try: -i inventories/lab)")
+    paths.ensure_collection_link()
+    # ansible-runner runs `ansible-playbook` from PATH: use the one beside this interpreter (the venv's).
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    run_dir = (run_root or paths.RUNS) / f"{stamp}-{Path(playbook).stem}"
+    run_dir.mkdir(parents=True)
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    envvars = {
+        "ANSIBLE_CONFIG": str(paths.ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "LLMFLEET_ROOT": str(paths.ROOT),
+        "LLMFLEET_RUN_DIR": str(run_dir),
+    }
+    progress = Progress(console)
+    t0 = time.monotonic()
+    started = dt.datetime.now(dt.timezone.utc).isoformat()
+    live = Live(progress.table(), console=console, refresh_per_second=4, transient=True) if console.is_terminal else None
+
+    def handler(event):
+        progress.handle(event)
+        if live:
+            live.update(progress.table())
+        return True
+
+    kwargs = dict(
+        private_data_dir=str(run_dir),
+        project_dir=str(paths.ROOT),
+        playbook=str(paths.ROOT / playbook),
+        inventory=str(inventory.resolve()),
+        envvars=envvars,
+        event_handler=handler,
+        quiet=True,
+        ident="ansible",
+        extravars=extravars or {},
+    )
+    if limit:
+        kwargs["limit"] = limit
+    if tags:
+        kwargs["tags"] = tags
+    if cmdline:
+        kwargs["cmdline"] = " ".join(cmdline)
+    if live:
+        with live:
+            r = ansible_runner.run(**kwargs)
+    else:
+        r = ansible_runner.run(**kwargs)
+    duration = time.monotonic() - t0
+    stats = recap(r.stats)
+    bad = {h: s for h, s in stats.items() if s["failures"] or s["unreachable"]}
+    summary = {
+        "playbook": playbook,
+        "inventory": str(inventory),
+        "limit": limit,
+        "tags": tags,
+        "check": check,
+        "started": started,
+        "duration_s": round(duration, 2),
+        "status": r.status,
+        "rc": r.rc,
+        "hosts": stats,
+        "failed_hosts": sorted(bad),
+        "changed_total": sum(s["changed"] for s in stats.values()),
+        "artifacts": str(run_dir / "artifacts" / "ansible"),
+    }
+    events = [e for e in r.events]
+    (run_dir / "events.json").write_text(json.dumps(events, indent=1, default=str))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    latest = (run_root or paths.RUNS) / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name)
+    console.print(progress.table(stats, title=f"recap: {playbook} ({duration:.1f}s)"))
+    console.print(f"artifacts: {run_dir}")
+    if r.rc != 0 and not bad and not stats:
+        # The playbook never reached a host: syntax error, missing role, bad inventory.
+        tail = "".join(e.get("stdout", "") + "\n" for e in events[-5:])
+        summary["error"] = tail.strip()[-2000:]
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        console.print(f"[red]ansible-playbook failed before reaching any host:[/]\n{summary['error']}")
+    os.environ.pop("LLMFLEET_RUN_DIR", None)
+    return summary
