@@ -135,7 +135,7 @@ def _floor_text(text):
 
 
 def _known_cuda_minors():
-    return sorted(_CUDA_MINORS, key=lambda m: parse_version(m))
+    return sorted(_CUDA_MINORS, key=parse_version)
 
 
 def _cuda_row(cuda):

@@ -119,7 +119,7 @@ def default_gpu(index, **over):
         "remapped": (0, 0, 0, 0),
         "fabric": {"state": 3, "status": 0, "cliqueId": 0, "clusterUuid": [0] * 16, "healthMask": 0},
         "nvlinks": [{"state": 1, "version": 6, "remote_bus_id": "FFFFFFFF:FF:FF.0",
-                     "remote_device_id": 0xFFFFFFFF, "remote_type": 2} for _ in range(18)],
+                     "remote_device_id": 0xFFFFFFFF, "remote_type": 2} for _link in range(18)],
         "not_supported": [],               # function names answering NotSupported for this GPU
         "errors": {},                      # function name -> NVML error code for this GPU
     }
@@ -453,7 +453,7 @@ class FakeNVML(object):
 def _cpulist_to_words(cpulist):
     words = []
     for part in filter(None, cpulist.split(",")):
-        lo, _, hi = part.partition("-")
+        lo, _sep, hi = part.partition("-")
         for cpu in range(int(lo), int(hi or lo) + 1):
             while len(words) <= cpu // 64:
                 words.append(0)

@@ -361,7 +361,7 @@ def test_cudnn_data_rows_all_in_reference_pairs():
     for b in data.CUDNN_BUILDS:
         for c in b["cuda"]:
             assert (b["cudnn"], c) in ref, (b["cudnn"], c)
-    assert set(c for c, _ in REF_CUDNN_TRUE) == set(r["cudnn"] for r in data.CUDNN_COVERAGE)
+    assert set(c for c, _cuda in REF_CUDNN_TRUE) == set(r["cudnn"] for r in data.CUDNN_COVERAGE)
 
 
 def test_cudnn_version_forms():
@@ -402,7 +402,7 @@ def test_product_table_every_row(product, cc, arch):
 
 
 def test_products_data_matches_reference():
-    assert sorted((r["product"], r["cc"]) for r in data.PRODUCTS) == sorted((p, c) for p, c, _ in REF_PRODUCTS)
+    assert sorted((r["product"], r["cc"]) for r in data.PRODUCTS) == sorted((p, c) for p, c, _src in REF_PRODUCTS)
 
 
 @pytest.mark.parametrize("cc,arch,first,last", REF_CC)
@@ -526,7 +526,7 @@ def test_s5a_end_of_life_list(branch):
 
 def test_branch_data_covers_exactly_reference():
     encoded = set(r["branch"] for r in data.DRIVER_BRANCHES)
-    assert encoded == set(b for b, _, _ in REF_BRANCHES) | set(REF_S5A_EOL) | {"410"}
+    assert encoded == set(b for b, _kind, _eol in REF_BRANCHES) | set(REF_S5A_EOL) | {"410"}
 
 
 @pytest.mark.parametrize("driver", ["535.247.01", "R535", "r535", "535", 535])

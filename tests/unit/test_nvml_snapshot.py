@@ -233,7 +233,7 @@ def test_binding_max_links_beyond_device_links_are_not_present():
 
 def _links(n, remote_bus, remote_type, active=1, device_id=0x233510DE):
     return [{"state": active, "version": 6, "remote_bus_id": remote_bus, "remote_device_id": device_id,
-             "remote_type": remote_type} for _ in range(n)]
+             "remote_type": remote_type} for _link in range(n)]
 
 
 def test_pair_nvswitch_in_vm_unknown_switch_ids():
@@ -438,7 +438,7 @@ def _topo_matrix(base):
 
 @pytest.mark.parametrize("name", FIXTURE_DIRS)
 def test_fixture_pairs_match_topo_m(name):
-    base, snap, _ = _fixture(name)
+    base, snap, _xml = _fixture(name)
     matrix = _topo_matrix(base)
     n = snap["gpu_count"]
     assert len(snap["pairs"]) == n * (n - 1) // 2
@@ -453,7 +453,7 @@ def test_fixture_pairs_match_topo_m(name):
 
 @pytest.mark.parametrize("name", FIXTURE_DIRS)
 def test_fixture_replays_through_fake(name):
-    _, snap, _ = _fixture(name)
+    dummy_base, snap, _xml = _fixture(name)
     replay = ns.collect_snapshot(FakeNVML.from_snapshot(snap), sysfs_root="/nonexistent")
     host_specific = ("numa_node", "numa_node_sysfs", "numa_node_source", "cpu_affinity")
     for got, want in zip(replay["gpus"], snap["gpus"]):
@@ -467,7 +467,7 @@ def test_fixture_replays_through_fake(name):
 
 
 def test_h200x2_fixture_shows_nvswitch_bond():
-    _, snap, _ = _fixture("h200x2")
+    dummy_base, snap, _xml = _fixture("h200x2")
     assert [g["name"] for g in snap["gpus"]] == ["NVIDIA H200", "NVIDIA H200"]
     assert all(g["compute_capability"] == "9.0" and g["architecture"] == "hopper" for g in snap["gpus"])
     assert all(g["nvlink_active_links"] == 18 and g["nvlink_nvswitch_links"] == 18 for g in snap["gpus"])
@@ -480,7 +480,7 @@ def test_h200x2_fixture_shows_nvswitch_bond():
 
 
 def test_h100x1_fixture_single_gpu():
-    _, snap, _ = _fixture("h100x1")
+    dummy_base, snap, _xml = _fixture("h100x1")
     assert snap["gpu_count"] == 1 and snap["pairs"] == []
     assert snap["gpus"][0]["name"].startswith("NVIDIA H100")
     assert snap["gpus"][0]["compute_capability"] == "9.0"
