@@ -170,7 +170,7 @@ def wait_for_ssh(host: str, port: int, key: Path, timeout: float, user: str = "r
         "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", f"{user}@{host}", "true",
     ]
     while True:
-        if subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0:
+        if subprocess.run(cmd, capture_output=True, timeout=30, check=False).returncode == 0:
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
             raise LlmfleetError(f"no SSH answer from {user}@{host}:{port} after {timeout:.0f}s")

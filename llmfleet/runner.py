@@ -181,7 +181,7 @@ def run_playbook(
         "changed_total": sum(s["changed"] for s in stats.values()),
         "artifacts": str(run_dir / "artifacts" / "ansible"),
     }
-    events = [e for e in r.events]
+    events = list(r.events)
     (run_dir / "events.json").write_text(json.dumps(events, indent=1, default=str))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     latest = (run_root or paths.RUNS) / "latest"

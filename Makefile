@@ -1,0 +1,76 @@
+# llmfleet — the two commands: `make demo` (deploy the local lab and print the recap) and `make test` (what CI runs).
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PYTHON ?= python3
+SCENARIOS ?= default vm_smoke
+SANITY_ROOT ?= /tmp/llmfleet-sanity/ansible_collections/llmfleet/baremetal
+export PATH := $(BIN):$(PATH)
+export LLMFLEET_ROOT := $(CURDIR)
+export LLMFLEET_CLI := $(BIN)/llmfleet
+export NO_COLOR := 1
+export ANSIBLE_NOCOLOR := 1
+export PY_COLORS := 0
+
+.PHONY: help deps venv collections demo test lint sanity unit collection molecule bench clean lab-down
+
+help:
+	@echo "make demo   - set up, bring the local lab up, deploy site.yml with llmfleet, print the recap"
+	@echo "make test   - lint, ansible-test sanity, unit tests, collection build, Molecule scenarios ($(SCENARIOS))"
+	@echo "make deps   - Debian packages the lab needs (docker.io, debootstrap, qemu, ...) and a running dockerd"
+	@echo "make venv   - the pinned controller environment in $(VENV) (requirements.lock)"
+
+# --- set-up -------------------------------------------------------------------------------------------------------
+deps:
+	@bash lab/install-deps.sh
+
+$(VENV)/.stamp: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.stamp collections
+
+collections:
+	@$(BIN)/python -c 'from llmfleet import paths; print("collection link:", paths.ensure_collection_link())' 2>/dev/null \
+	  || $(PYTHON) -c 'import sys; sys.path.insert(0, "."); from llmfleet import paths; paths.ensure_collection_link()'
+
+# --- demo ---------------------------------------------------------------------------------------------------------
+demo: deps venv
+	$(BIN)/llmfleet lab up -i inventories/lab
+	$(BIN)/llmfleet deploy -i inventories/lab
+
+lab-down: venv
+	$(BIN)/llmfleet lab down -i inventories/lab
+
+# --- tests --------------------------------------------------------------------------------------------------------
+test: deps venv
+	@bash tests/run_stages.sh lint sanity unit collection molecule
+
+lint:
+	yamllint -s .
+	ansible-lint
+
+unit:
+	$(BIN)/python -m pytest -q tests/unit
+
+sanity:
+	@mkdir -p $(SANITY_ROOT) $(HOME)/.ansible/test/cache
+	@cp tests/sanity/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	rsync -a --delete --delete-excluded --exclude-from=tests/sanity/exclude.txt ./ $(SANITY_ROOT)/
+	cd $(SANITY_ROOT) && ansible-test sanity --python 3.11 --requirements --color no \
+	  --skip-test shellcheck 2>&1 | grep -vE '^(WARNING: Location|Looking in|Processing|Collecting|  )'; \
+	  exit $${PIPESTATUS[0]}
+
+collection:
+	@bash tests/collection_check.sh
+
+molecule:
+	@set -e; for s in $(SCENARIOS); do echo "== molecule test -s $$s"; molecule test -s $$s; done
+
+bench: venv
+	@echo "make bench arrives with the fleet-operations issue"
+
+clean:
+	rm -rf runs build .cache $(SANITY_ROOT)
