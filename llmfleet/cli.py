@@ -2,6 +2,7 @@
 
   llmfleet lab up|down|status [-i INVENTORY] [--name NAME]
   llmfleet deploy -i INVENTORY [--limit L] [--check] [--diff] [--tags T] [--playbook P]
+  llmfleet preflight -i INVENTORY [--limit L]
   llmfleet gpu snapshot [-o FILE]
 """
 
@@ -66,6 +67,55 @@ def cmd_deploy(args, console: Console) -> int:
     return 0
 
 
+def preflight_reports(run_dir: Path) -> dict:
+    """Every host's controller-side pre-flight report of one run, by host name."""
+    reports = {}
+    for f in sorted(run_dir.glob("preflight-*.json")):
+        data = json.loads(f.read_text())
+        reports[data.get("host", f.stem[len("preflight-"):])] = data
+    return reports
+
+
+def preflight_table(reports: dict) -> Table:
+    t = Table(title="pre-flight")
+    for col in ("host", "verdict", "gpu data", "gpu", "check", "expected", "found"):
+        t.add_column(col)
+    for host, rep in sorted(reports.items()):
+        src = rep.get("gpu_source", "none")
+        if src == "replay":
+            src = f"REPLAY of {(rep.get('replay_of') or {}).get('file', '?')}"
+        violations = rep.get("violations") or []
+        if not violations:
+            t.add_row(host, "[green]PASS[/]", src, "", f"{len(rep.get('checks') or [])} checks", "", "")
+        for v in violations:
+            gpu = "" if v.get("gpu") is None else str(v.get("gpu"))
+            t.add_row(host, "[red]FAIL[/]", src, gpu, v.get("check", ""), str(v.get("expected", "")), str(v.get("found", "")))
+    return t
+
+
+def cmd_preflight(args, console: Console) -> int:
+    from llmfleet.runner import run_playbook
+
+    summary = run_playbook(Path(args.inventory), playbook="playbooks/preflight.yml", limit=args.limit, console=console)
+    run_dir = Path(summary["run_dir"])
+    reports = preflight_reports(run_dir)
+    if not reports:
+        console.print("[red]pre-flight produced no reports (see the recap above)[/]")
+        return 2
+    console.print(preflight_table(reports))
+    combined = run_dir / "preflight.json"
+    combined.write_text(json.dumps({"schema": "llmfleet.preflight_run/v1", "hosts": reports}, indent=2))
+    failed = sorted(h for h, r in reports.items() if r.get("violations"))
+    for host, rep in sorted(reports.items()):
+        for v in rep.get("violations") or []:
+            console.print(f"{host}: {v.get('message', '')}")
+    console.print(f"reports: {combined}")
+    if failed or summary["failed_hosts"]:
+        console.print(f"[red]pre-flight refused: {', '.join(failed or summary['failed_hosts'])}[/]")
+        return 2
+    return 0
+
+
 def cmd_gpu(args, console: Console) -> int:
     snap_mod = paths.load_module_util("nvml_snapshot")
     snap = snap_mod.collect_snapshot()
@@ -98,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--diff", action="store_true")
     dep.add_argument("--playbook", default="site.yml")
     dep.set_defaults(func=cmd_deploy)
+
+    pre = sub.add_parser("preflight", help="probe hosts and check them against their expectations; changes nothing")
+    pre.add_argument("-i", "--inventory", required=True)
+    pre.add_argument("--limit")
+    pre.set_defaults(func=cmd_preflight)
 
     gpu = sub.add_parser("gpu", help="GPU probes on this host")
     gpu_sub = gpu.add_subparsers(dest="gpu_command", required=True)

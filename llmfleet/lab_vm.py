@@ -78,7 +78,9 @@ def recipe_dir() -> pathlib.Path:
     return pathlib.Path.cwd() / "lab" / "vm"
 
 
-def recipe_hash(rdir: pathlib.Path | None = None, host_sources: pathlib.Path | None = HOST_SOURCES) -> str:
+def recipe_hash(
+    rdir: pathlib.Path | None = None, host_sources: pathlib.Path | None = HOST_SOURCES
+) -> str:
     """sha256 over the recipe: build script, package list, rootfs overlay files
     and the host's apt sources (they are copied into the image)."""
     rdir = rdir or recipe_dir()
@@ -125,9 +127,13 @@ def numa_split(cpus: int, memory_mb: int, nodes: int) -> list[dict]:
     if nodes < 1:
         raise ValueError("llmfleet_vm_numa_nodes must be >= 1")
     if cpus < nodes:
-        raise ValueError(f"llmfleet_vm_cpus ({cpus}) must be >= llmfleet_vm_numa_nodes ({nodes})")
+        raise ValueError(
+            f"llmfleet_vm_cpus ({cpus}) must be >= llmfleet_vm_numa_nodes ({nodes})"
+        )
     if memory_mb < nodes * 128:
-        raise ValueError(f"llmfleet_vm_memory_mb ({memory_mb}) too small for {nodes} NUMA nodes")
+        raise ValueError(
+            f"llmfleet_vm_memory_mb ({memory_mb}) too small for {nodes} NUMA nodes"
+        )
     out = []
     cpu0 = 0
     for i in range(nodes):
@@ -168,14 +174,22 @@ def _as_int(v, what: str) -> int:
 def spec_from_hv(name: str, hv: dict) -> VMSpec:
     host = str(hv.get("ansible_host", "127.0.0.1"))
     if host not in ("127.0.0.1", "localhost"):
-        raise ValueError(f"{name}: lab VMs are reached on loopback only (ansible_host={host!r})")
+        raise ValueError(
+            f"{name}: lab VMs are reached on loopback only (ansible_host={host!r})"
+        )
     if "ansible_port" not in hv:
-        raise ValueError(f"{name}: ansible_port (host port forwarded to the VM's 22) is required")
+        raise ValueError(
+            f"{name}: ansible_port (host port forwarded to the VM's 22) is required"
+        )
     port = _as_int(hv["ansible_port"], "ansible_port")
     if not 1024 <= port <= 65535:
         raise ValueError(f"{name}: ansible_port {port} out of range 1024-65535")
     numa = hv.get("llmfleet_vm_numa_nodes")
-    numa = _as_int(numa, "llmfleet_vm_numa_nodes") if numa not in (None, "", 0, 1, "1", "0") else None
+    numa = (
+        _as_int(numa, "llmfleet_vm_numa_nodes")
+        if numa not in (None, "", 0, 1, "1", "0")
+        else None
+    )
     nics = []
     for i, n in enumerate(hv.get("llmfleet_vm_nics") or []):
         if not isinstance(n, dict) or not n.get("net"):
@@ -190,7 +204,9 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
         if size < 1:
             raise ValueError(f"{name}: llmfleet_vm_disks[{i}].size_gb must be >= 1")
         disks.append({"size_gb": size})
-    accel = str(hv.get("llmfleet_vm_accel") or os.environ.get("LLMFLEET_VM_ACCEL") or "tcg")
+    accel = str(
+        hv.get("llmfleet_vm_accel") or os.environ.get("LLMFLEET_VM_ACCEL") or "tcg"
+    )
     if accel not in ("tcg", "kvm"):
         raise ValueError(f"{name}: llmfleet_vm_accel must be tcg or kvm")
     spec = VMSpec(
@@ -199,16 +215,23 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
         host="127.0.0.1",
         user=str(hv.get("ansible_user", "root")),
         cpus=_as_int(hv.get("llmfleet_vm_cpus", DEFAULT_CPUS), "llmfleet_vm_cpus"),
-        memory_mb=_as_int(hv.get("llmfleet_vm_memory_mb", DEFAULT_MEMORY_MB), "llmfleet_vm_memory_mb"),
+        memory_mb=_as_int(
+            hv.get("llmfleet_vm_memory_mb", DEFAULT_MEMORY_MB), "llmfleet_vm_memory_mb"
+        ),
         numa_nodes=numa,
         nics=nics,
         disks=disks,
         accel=accel,
-        boot_timeout_s=_as_int(hv.get("llmfleet_vm_boot_timeout", DEFAULT_BOOT_TIMEOUT_S), "llmfleet_vm_boot_timeout"),
+        boot_timeout_s=_as_int(
+            hv.get("llmfleet_vm_boot_timeout", DEFAULT_BOOT_TIMEOUT_S),
+            "llmfleet_vm_boot_timeout",
+        ),
         kernel_args_extra=str(hv.get("llmfleet_vm_kernel_args", "") or ""),
     )
     if spec.cpus < 1 or spec.memory_mb < 256:
-        raise ValueError(f"{name}: need llmfleet_vm_cpus >= 1 and llmfleet_vm_memory_mb >= 256")
+        raise ValueError(
+            f"{name}: need llmfleet_vm_cpus >= 1 and llmfleet_vm_memory_mb >= 256"
+        )
     if spec.numa_nodes:
         numa_split(spec.cpus, spec.memory_mb, spec.numa_nodes)  # validate early
     return spec
@@ -253,8 +276,15 @@ class VMPaths:
     def disk(self, i: int):
         return self._p(f".data{i}.qcow2")
 
-    def all_files(self, ndisks_hint: int = 8):
-        files = [self.overlay, self.pidfile, self.serial_log, self.authorized_keys, self.meta, self.qmp]
+    def all_files(self):
+        files = [
+            self.overlay,
+            self.pidfile,
+            self.serial_log,
+            self.authorized_keys,
+            self.meta,
+            self.qmp,
+        ]
         files += sorted(self.state_dir.glob(f"{self.name}.data*.qcow2"))
         return files
 
@@ -272,7 +302,9 @@ class Image:
         uuid = DEFAULT_ROOT_UUID
         with contextlib.suppress(OSError):
             uuid = (d / "root-uuid").read_text().strip() or uuid
-        return cls(base=base, kernel=d / "vmlinuz", initrd=d / "initrd.img", root_uuid=uuid)
+        return cls(
+            base=base, kernel=d / "vmlinuz", initrd=d / "initrd.img", root_uuid=uuid
+        )
 
 
 # --------------------------------------------------------------------------
@@ -283,44 +315,65 @@ def qemu_binary() -> str:
     return os.environ.get("LLMFLEET_QEMU", "qemu-system-x86_64")
 
 
-def build_qemu_cmd(spec: VMSpec, paths: VMPaths, image: Image, lab_name: str, qemu: str | None = None) -> list[str]:
+def build_qemu_cmd(
+    spec: VMSpec, paths: VMPaths, image: Image, lab_name: str, qemu: str | None = None
+) -> list[str]:
     """The full qemu command line for ``spec`` (no side effects)."""
     cmd = [
         qemu or qemu_binary(),
-        "-name", f"guest={spec.name},process=llmfleet-{spec.name}",
-        "-machine", "q35",
-        "-accel", "kvm" if spec.accel == "kvm" else "tcg",
-        "-cpu", "max",
+        "-name",
+        f"guest={spec.name},process=llmfleet-{spec.name}",
+        "-machine",
+        "q35",
+        "-accel",
+        "kvm" if spec.accel == "kvm" else "tcg",
+        "-cpu",
+        "max",
         "-nodefaults",
-        "-display", "none",
-        "-vga", "none",
-        "-m", f"{spec.memory_mb}M",
+        "-display",
+        "none",
+        "-vga",
+        "none",
+        "-m",
+        f"{spec.memory_mb}M",
     ]
     if spec.numa_nodes:
         nodes = numa_split(spec.cpus, spec.memory_mb, spec.numa_nodes)
         if spec.cpus % spec.numa_nodes == 0:
-            cmd += ["-smp", f"{spec.cpus},sockets={spec.numa_nodes},cores={spec.cpus // spec.numa_nodes},threads=1"]
+            cmd += [
+                "-smp",
+                f"{spec.cpus},sockets={spec.numa_nodes},cores={spec.cpus // spec.numa_nodes},threads=1",
+            ]
         else:
             cmd += ["-smp", str(spec.cpus)]
         for n in nodes:
             lo, hi = n["cpus"]
             cpus = str(lo) if lo == hi else f"{lo}-{hi}"
             cmd += [
-                "-object", f"memory-backend-ram,id=mem{n['node']},size={n['memory_mb']}M",
-                "-numa", f"node,nodeid={n['node']},cpus={cpus},memdev=mem{n['node']}",
+                "-object",
+                f"memory-backend-ram,id=mem{n['node']},size={n['memory_mb']}M",
+                "-numa",
+                f"node,nodeid={n['node']},cpus={cpus},memdev=mem{n['node']}",
             ]
     else:
         cmd += ["-smp", str(spec.cpus)]
     cmd += [
-        "-kernel", str(image.kernel),
-        "-initrd", str(image.initrd),
-        "-append", f"root=UUID={image.root_uuid} {KERNEL_ARGS} {spec.kernel_args_extra}".strip(),
+        "-kernel",
+        str(image.kernel),
+        "-initrd",
+        str(image.initrd),
+        "-append",
+        f"root=UUID={image.root_uuid} {KERNEL_ARGS} {spec.kernel_args_extra}".strip(),
         # root disk: per-VM overlay on the cached base
-        "-drive", f"file={paths.overlay},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
-        "-device", "virtio-blk-pci,drive=root,serial=llmfleet-root",
+        "-drive",
+        f"file={paths.overlay},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
+        "-device",
+        "virtio-blk-pci,drive=root,serial=llmfleet-root",
         # management NIC: user-mode net, SSH forwarded on loopback only
-        "-netdev", f"user,id=mgmt,hostname={spec.name},hostfwd=tcp:127.0.0.1:{spec.port}-:22",
-        "-device", f"virtio-net-pci,netdev=mgmt,mac={MGMT_MAC}",
+        "-netdev",
+        f"user,id=mgmt,hostname={spec.name},hostfwd=tcp:127.0.0.1:{spec.port}-:22",
+        "-device",
+        f"virtio-net-pci,netdev=mgmt,mac={MGMT_MAC}",
     ]
     for i, nic in enumerate(spec.nics):
         group, port = mcast_endpoint(lab_name, nic["net"])
@@ -331,16 +384,24 @@ def build_qemu_cmd(spec: VMSpec, paths: VMPaths, image: Image, lab_name: str, qe
         cmd += ["-device", dev]
     for i, _d in enumerate(spec.disks):
         cmd += [
-            "-drive", f"file={paths.disk(i)},if=none,id=data{i},format=qcow2,cache=unsafe,discard=unmap",
-            "-device", f"virtio-blk-pci,drive=data{i},serial=llmfleet-data{i}",
+            "-drive",
+            f"file={paths.disk(i)},if=none,id=data{i},format=qcow2,cache=unsafe,discard=unmap",
+            "-device",
+            f"virtio-blk-pci,drive=data{i},serial=llmfleet-data{i}",
         ]
     cmd += [
-        "-device", "virtio-rng-pci",
-        "-fw_cfg", f"name=opt/llmfleet/authorized_keys,file={paths.authorized_keys}",
-        "-fw_cfg", f"name=opt/llmfleet/hostname,string={spec.name}",
-        "-serial", f"file:{paths.serial_log}",
-        "-qmp", f"unix:{paths.qmp},server=on,wait=off",
-        "-pidfile", str(paths.pidfile),
+        "-device",
+        "virtio-rng-pci",
+        "-fw_cfg",
+        f"name=opt/llmfleet/authorized_keys,file={paths.authorized_keys}",
+        "-fw_cfg",
+        f"name=opt/llmfleet/hostname,string={spec.name}",
+        "-serial",
+        f"file:{paths.serial_log}",
+        "-qmp",
+        f"unix:{paths.qmp},server=on,wait=off",
+        "-pidfile",
+        str(paths.pidfile),
         "-daemonize",
     ]
     return cmd
@@ -355,7 +416,27 @@ def _image_dir(ctx, digest: str) -> pathlib.Path:
 
 
 def _image_complete(d: pathlib.Path) -> bool:
-    return all((d / f).exists() for f in ("base.qcow2", "vmlinuz", "initrd.img", "recipe.sha256"))
+    return all(
+        (d / f).exists()
+        for f in ("base.qcow2", "vmlinuz", "initrd.img", "recipe.sha256")
+    )
+
+
+def _prune_images(ctx, keep: pathlib.Path) -> None:
+    """Remove base images of older recipes that no VM overlay (of any lab) still uses."""
+    vmcache = pathlib.Path(ctx.cache_dir) / "vm"
+    used = set()
+    for meta in (pathlib.Path(ctx.cache_dir) / "labs").glob("*/*.vm.json"):
+        with contextlib.suppress(OSError, ValueError):
+            used.add(str(pathlib.Path(json.loads(meta.read_text())["base"]).parent))
+    for d in vmcache.iterdir():
+        if d == keep or d.name.startswith(".") or not (d / "recipe.sha256").exists():
+            continue
+        if str(d) not in used:
+            _log(ctx, f"vm: removing unused old base image {d}")
+            shutil.rmtree(d, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (vmcache / f"build-{d.name}.log").unlink()
 
 
 def ensure_image(ctx) -> pathlib.Path:
@@ -372,22 +453,34 @@ def ensure_image(ctx) -> pathlib.Path:
         if _image_complete(d):
             return d / "base.qcow2"
         if os.geteuid() != 0:
-            raise RuntimeError("building the lab VM image needs root (debootstrap, chroot)")
+            raise RuntimeError(
+                "building the lab VM image needs root (debootstrap, chroot)"
+            )
         for tool in ("debootstrap", "mkfs.ext4", "qemu-img"):
             if not shutil.which(tool) and not any(
                 os.access(f"{p}/{tool}", os.X_OK) for p in ("/usr/sbin", "/sbin")
             ):
-                raise RuntimeError(f"{tool} not found: apt-get install debootstrap e2fsprogs qemu-utils")
+                raise RuntimeError(
+                    f"{tool} not found: apt-get install debootstrap e2fsprogs qemu-utils"
+                )
         tmp = vmcache / f".build-{digest[:16]}"
         shutil.rmtree(tmp, ignore_errors=True)
         logf = vmcache / f"build-{digest[:16]}.log"
-        _log(ctx, f"vm: building base image {digest[:16]} (debootstrap, a few minutes); log: {logf}")
+        _log(
+            ctx,
+            f"vm: building base image {digest[:16]} (debootstrap, a few minutes); log: {logf}",
+        )
         t0 = time.monotonic()
-        env = dict(os.environ, PATH=os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin")
+        env = dict(
+            os.environ,
+            PATH=os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin",
+        )
         with open(logf, "w") as lf:
             rc = subprocess.call(
                 ["bash", str(rdir / "build-disk.sh"), str(tmp), str(vmcache / "debs")],
-                stdout=lf, stderr=subprocess.STDOUT, env=env,
+                stdout=lf,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
         if rc != 0:
             tail = logf.read_text(errors="replace")[-3000:]
@@ -400,6 +493,7 @@ def ensure_image(ctx) -> pathlib.Path:
             shutil.rmtree(d)
         os.rename(tmp, d)
         _log(ctx, f"vm: base image built in {build_s:.0f}s: {d}")
+        _prune_images(ctx, keep=d)
     return d / "base.qcow2"
 
 
@@ -450,18 +544,36 @@ def _port_free(port: int) -> bool:
 
 def _ssh_base(spec: VMSpec, ctx) -> list[str]:
     return [
-        "ssh", "-p", str(spec.port), "-i", str(ctx.ssh_key_path),
-        "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+        "ssh",
+        "-p",
+        str(spec.port),
+        "-i",
+        str(ctx.ssh_key_path),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=10",
         f"{spec.user}@127.0.0.1",
     ]
 
 
 def _ssh_ok(spec: VMSpec, ctx) -> bool:
     try:
-        r = subprocess.run(_ssh_base(spec, ctx) + ["true"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40)
+        r = subprocess.run(
+            _ssh_base(spec, ctx) + ["true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=40,
+        )
         return r.returncode == 0
     except subprocess.TimeoutExpired:
         return False
@@ -477,7 +589,9 @@ def _wait_ssh(spec: VMSpec, paths: VMPaths, ctx, pid: int, timeout: float) -> No
     deadline = time.monotonic() + timeout
     while True:
         if not _alive(pid):
-            raise RuntimeError(f"vm {spec.name}: qemu exited during boot; serial log tail:\n{_serial_tail(paths)}")
+            raise RuntimeError(
+                f"vm {spec.name}: qemu exited during boot; serial log tail:\n{_serial_tail(paths)}"
+            )
         if _ssh_ok(spec, ctx):
             return
         if time.monotonic() > deadline:
@@ -488,8 +602,15 @@ def _wait_ssh(spec: VMSpec, paths: VMPaths, ctx, pid: int, timeout: float) -> No
         time.sleep(2)
 
 
-def _result(spec: VMSpec, state: str, boot_s: float | None = None, with_boot: bool = False) -> dict:
-    r = {"name": spec.name, "kind": KIND, "state": state, "ssh": f"127.0.0.1:{spec.port}"}
+def _result(
+    spec: VMSpec, state: str, boot_s: float | None = None, with_boot: bool = False
+) -> dict:
+    r = {
+        "name": spec.name,
+        "kind": KIND,
+        "state": state,
+        "ssh": f"127.0.0.1:{spec.port}",
+    }
     if with_boot:
         r["boot_to_ssh_s"] = boot_s
     return r
@@ -546,7 +667,10 @@ def up(name: str, hv: dict, ctx) -> dict:
 
     pid = _read_pid(paths)
     if pid and _alive(pid):
-        _log(ctx, f"vm {name}: already running (pid {pid}), checking SSH on 127.0.0.1:{spec.port}")
+        _log(
+            ctx,
+            f"vm {name}: already running (pid {pid}), checking SSH on 127.0.0.1:{spec.port}",
+        )
         _wait_ssh(spec, paths, ctx, pid, spec.boot_timeout_s)
         return _result(spec, "running", None, with_boot=True)
 
@@ -562,11 +686,35 @@ def up(name: str, hv: dict, ctx) -> dict:
     if paths.overlay.exists() and meta.get("base") != str(base):
         paths.overlay.unlink()
     if not paths.overlay.exists():
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(paths.overlay)],
-                       check=True)
+        subprocess.run(
+            [
+                "qemu-img",
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                "-F",
+                "qcow2",
+                "-b",
+                str(base),
+                str(paths.overlay),
+            ],
+            check=True,
+        )
     for i, d in enumerate(spec.disks):
         if not paths.disk(i).exists():
-            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(paths.disk(i)), f"{d['size_gb']}G"], check=True)
+            subprocess.run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    str(paths.disk(i)),
+                    f"{d['size_gb']}G",
+                ],
+                check=True,
+            )
     pub = ctx.ssh_pubkey if isinstance(ctx.ssh_pubkey, str) else str(ctx.ssh_pubkey)
     paths.authorized_keys.write_text(pub.strip() + "\n")
     with contextlib.suppress(FileNotFoundError):
@@ -575,19 +723,37 @@ def up(name: str, hv: dict, ctx) -> dict:
     paths.serial_log.unlink(missing_ok=True)
 
     cmd = build_qemu_cmd(spec, paths, image, ctx.lab_name)
-    _log(ctx, f"vm {name}: starting qemu ({spec.accel}, {spec.cpus} cpu, {spec.memory_mb} MiB"
-              f"{', %d NUMA nodes' % spec.numa_nodes if spec.numa_nodes else ''}), ssh 127.0.0.1:{spec.port}")
+    _log(
+        ctx,
+        f"vm {name}: starting qemu ({spec.accel}, {spec.cpus} cpu, {spec.memory_mb} MiB"
+        f"{', %d NUMA nodes' % spec.numa_nodes if spec.numa_nodes else ''}), ssh 127.0.0.1:{spec.port}",
+    )
     t0 = time.monotonic()
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(f"vm {name}: qemu failed to start (rc={r.returncode}): {r.stderr.strip()}")
+        raise RuntimeError(
+            f"vm {name}: qemu failed to start (rc={r.returncode}): {r.stderr.strip()}"
+        )
     pid = _read_pid(paths)
     if not pid:
-        raise RuntimeError(f"vm {name}: qemu started but wrote no pidfile {paths.pidfile}")
-    paths.meta.write_text(json.dumps({
-        "name": name, "lab": ctx.lab_name, "port": spec.port, "base": str(base), "pid": pid,
-        "started_at": time.time(), "cmd": cmd,
-    }, indent=1) + "\n")
+        raise RuntimeError(
+            f"vm {name}: qemu started but wrote no pidfile {paths.pidfile}"
+        )
+    paths.meta.write_text(
+        json.dumps(
+            {
+                "name": name,
+                "lab": ctx.lab_name,
+                "port": spec.port,
+                "base": str(base),
+                "pid": pid,
+                "started_at": time.time(),
+                "cmd": cmd,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     _wait_ssh(spec, paths, ctx, pid, spec.boot_timeout_s)
     boot_s = round(time.monotonic() - t0, 1)
     _log(ctx, f"vm {name}: SSH up after {boot_s:.1f}s")

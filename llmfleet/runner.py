@@ -179,6 +179,7 @@ def run_playbook(
         "hosts": stats,
         "failed_hosts": sorted(bad),
         "changed_total": sum(s["changed"] for s in stats.values()),
+        "run_dir": str(run_dir),
         "artifacts": str(run_dir / "artifacts" / "ansible"),
     }
     events = list(r.events)

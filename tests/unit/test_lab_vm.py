@@ -14,8 +14,12 @@ def _cmd(name="vm1", lab=LAB, **hv):
     base.update(hv)
     spec = lab_vm.spec_from_hv(name, base)
     paths = lab_vm.VMPaths(pathlib.Path("/state"), name)
-    image = lab_vm.Image(base=pathlib.Path("/cache/vm/x/base.qcow2"), kernel=pathlib.Path("/cache/vm/x/vmlinuz"),
-                         initrd=pathlib.Path("/cache/vm/x/initrd.img"), root_uuid="u-u-i-d")
+    image = lab_vm.Image(
+        base=pathlib.Path("/cache/vm/x/base.qcow2"),
+        kernel=pathlib.Path("/cache/vm/x/vmlinuz"),
+        initrd=pathlib.Path("/cache/vm/x/initrd.img"),
+        root_uuid="u-u-i-d",
+    )
     return lab_vm.build_qemu_cmd(spec, paths, image, lab, qemu="qemu-system-x86_64")
 
 
@@ -40,7 +44,9 @@ def test_defaults_and_port():
     assert _pairs(cmd, "-initrd") == ["/cache/vm/x/initrd.img"]
     append = _pairs(cmd, "-append")[0]
     assert append.startswith("root=UUID=u-u-i-d ") and "console=ttyS0" in append
-    assert any(d.startswith("file=/state/vm1.root.qcow2,") for d in _pairs(cmd, "-drive"))
+    assert any(
+        d.startswith("file=/state/vm1.root.qcow2,") for d in _pairs(cmd, "-drive")
+    )
     fw = _pairs(cmd, "-fw_cfg")
     assert "name=opt/llmfleet/authorized_keys,file=/state/vm1.authorized_keys" in fw
     assert "name=opt/llmfleet/hostname,string=vm1" in fw
@@ -88,13 +94,20 @@ def test_numa_split_uneven():
 def test_numa_one_node_is_no_numa_and_invalid_rejected():
     assert "-numa" not in _cmd(llmfleet_vm_numa_nodes=1)
     with pytest.raises(ValueError):
-        lab_vm.spec_from_hv("vm1", {"ansible_port": 2331, "llmfleet_vm_cpus": 1, "llmfleet_vm_numa_nodes": 2})
+        lab_vm.spec_from_hv(
+            "vm1",
+            {"ansible_port": 2331, "llmfleet_vm_cpus": 1, "llmfleet_vm_numa_nodes": 2},
+        )
 
 
 def test_nic_mcast_deterministic_and_shared_per_net():
-    a = _cmd("vm1", llmfleet_vm_nics=[{"net": "fabric0", "queues": 4}, {"net": "fabric1"}])
+    a = _cmd(
+        "vm1", llmfleet_vm_nics=[{"net": "fabric0", "queues": 4}, {"net": "fabric1"}]
+    )
     b = _cmd("vm2", llmfleet_vm_nics=[{"net": "fabric0", "queues": 4}])
-    a2 = _cmd("vm1", llmfleet_vm_nics=[{"net": "fabric0", "queues": 4}, {"net": "fabric1"}])
+    a2 = _cmd(
+        "vm1", llmfleet_vm_nics=[{"net": "fabric0", "queues": 4}, {"net": "fabric1"}]
+    )
     assert a == a2  # deterministic
     g0, p0 = lab_vm.mcast_endpoint(LAB, "fabric0")
     g1, p1 = lab_vm.mcast_endpoint(LAB, "fabric1")
@@ -107,7 +120,10 @@ def test_nic_mcast_deterministic_and_shared_per_net():
     # another lab gets another segment
     assert lab_vm.mcast_endpoint("otherlab", "fabric0") != (g0, p0)
     da = [d for d in _pairs(a, "-device") if "netdev=nic" in d]
-    assert da[0] == f"virtio-net-pci,netdev=nic0,mac={lab_vm.nic_mac('vm1', 'fabric0', 0)},mq=on,vectors=10"
+    assert (
+        da[0]
+        == f"virtio-net-pci,netdev=nic0,mac={lab_vm.nic_mac('vm1', 'fabric0', 0)},mq=on,vectors=10"
+    )
     assert "mq=on" not in da[1]
     db = [d for d in _pairs(b, "-device") if "netdev=nic" in d]
     assert lab_vm.nic_mac("vm1", "fabric0", 0) != lab_vm.nic_mac("vm2", "fabric0", 0)
@@ -124,13 +140,19 @@ def test_mac_format():
 def test_disks():
     cmd = _cmd(llmfleet_vm_disks=[{"size_gb": 2}, {"size_gb": 5}])
     drives = _pairs(cmd, "-drive")
-    assert drives[1].startswith("file=/state/vm1.data0.qcow2,if=none,id=data0,format=qcow2")
-    assert drives[2].startswith("file=/state/vm1.data1.qcow2,if=none,id=data1,format=qcow2")
+    assert drives[1].startswith(
+        "file=/state/vm1.data0.qcow2,if=none,id=data0,format=qcow2"
+    )
+    assert drives[2].startswith(
+        "file=/state/vm1.data1.qcow2,if=none,id=data1,format=qcow2"
+    )
     devs = _pairs(cmd, "-device")
     assert "virtio-blk-pci,drive=data0,serial=llmfleet-data0" in devs
     assert "virtio-blk-pci,drive=data1,serial=llmfleet-data1" in devs
     with pytest.raises(ValueError):
-        lab_vm.spec_from_hv("vm1", {"ansible_port": 2331, "llmfleet_vm_disks": [{"size_gb": 0}]})
+        lab_vm.spec_from_hv(
+            "vm1", {"ansible_port": 2331, "llmfleet_vm_disks": [{"size_gb": 0}]}
+        )
 
 
 def test_recipe_hash_changes_with_recipe(tmp_path):
@@ -157,5 +179,29 @@ def test_status_stopped_without_pidfile(tmp_path):
         lab_name = LAB
         state_dir = tmp_path
         cache_dir = tmp_path
+
     r = lab_vm.status("vm1", {"ansible_port": 2331}, Ctx())
-    assert r == {"name": "vm1", "kind": "vm", "state": "stopped", "ssh": "127.0.0.1:2331"}
+    assert r == {
+        "name": "vm1",
+        "kind": "vm",
+        "state": "stopped",
+        "ssh": "127.0.0.1:2331",
+    }
+
+
+def test_prune_images_keeps_current_and_used(tmp_path):
+    vm = tmp_path / "vm"
+    for h in ("aaaa", "bbbb", "cccc"):
+        (vm / h).mkdir(parents=True)
+        (vm / h / "recipe.sha256").write_text(h)
+    (vm / "debs").mkdir()
+    lab = tmp_path / "labs" / "l1"
+    lab.mkdir(parents=True)
+    (lab / "vm1.vm.json").write_text('{"base": "%s"}' % (vm / "bbbb" / "base.qcow2"))
+
+    class Ctx:
+        cache_dir = tmp_path
+        log = staticmethod(lambda m: None)
+
+    lab_vm._prune_images(Ctx(), keep=vm / "cccc")
+    assert sorted(p.name for p in vm.iterdir()) == ["bbbb", "cccc", "debs"]
