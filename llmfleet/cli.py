@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, console)
     except LlmfleetError as exc:
-        Console(stderr=True).print(f"[red]llmfleet: {exc}[/]")
+        Console(stderr=True, soft_wrap=True).print(f"[red]llmfleet: {exc}[/]")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

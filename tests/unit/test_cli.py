@@ -1,0 +1,81 @@
+"""The llmfleet wrapper: argument handling, inventory reading, recap maths, clear errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmfleet import cli, lab, runner
+from llmfleet.errors import LlmfleetError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gpu_snapshot_without_gpu_exits_zero(tmp_path, capsys):
+    out = tmp_path / "snap.json"
+    assert cli.main(["gpu", "snapshot", "-o", str(out)]) == 0
+    snap = json.loads(out.read_text())
+    assert snap["schema"] == "llmfleet.gpu_snapshot/v1"
+    if not snap["nvml_available"]:
+        assert snap["reason"]
+
+
+def test_deploy_missing_inventory_is_a_clear_error(tmp_path, capsys):
+    rc = cli.main(["deploy", "-i", str(tmp_path / "nope")])
+    assert rc == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_lab_inventory_merges_group_vars_like_ansible():
+    hosts = lab.lab_hosts(lab.load_inventory(ROOT / "inventories" / "lab"))
+    assert {"lab-gpu1", "lab-gpu2", "lab-svc1"} <= set(hosts)
+    for hv in hosts.values():
+        assert hv["llmfleet_lab_kind"] == "container"
+        assert hv["llmfleet_lab_network"] == "172.31.240.0/24"
+    assert set(hosts["lab-svc1"]["group_names"]) >= {"storage_nodes", "ha_gateways", "monitoring"}
+
+
+def test_lab_inventory_without_lab_hosts_is_refused(tmp_path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    web1: {ansible_host: 10.0.0.1}\n")
+    with pytest.raises(LlmfleetError, match="no lab hosts"):
+        lab.up(inv, name="unit-empty", log=lambda m: None)
+
+
+def test_container_hosts_outside_the_lab_network_are_refused():
+    from llmfleet import lab_container
+
+    with pytest.raises(LlmfleetError, match="outside llmfleet_lab_network"):
+        lab_container._subnet({"h1": {"llmfleet_lab_network": "172.31.250.0/24", "ansible_host": "10.1.1.1"}})
+
+
+def test_recap_translates_runner_stats():
+    stats = {"ok": {"a": 5, "b": 3}, "changed": {"a": 1}, "failures": {"b": 1}, "dark": {"c": 1}, "skipped": {}}
+    r = runner.recap(stats)
+    assert r["a"]["ok"] == 5 and r["a"]["changed"] == 1 and r["a"]["failures"] == 0
+    assert r["b"]["failures"] == 1
+    assert r["c"]["unreachable"] == 1
+
+
+def test_progress_counts_events_and_reports_failures(capsys):
+    from rich.console import Console
+
+    p = runner.Progress(Console(width=200))
+    p.handle({"event": "runner_on_start", "event_data": {"host": "h", "task": "t1"}})
+    p.handle({"event": "runner_on_ok", "event_data": {"host": "h", "task": "t1", "res": {"changed": True}}})
+    p.handle({"event": "runner_on_failed", "event_data": {"host": "h", "task": "t2", "res": {"msg": "boom"}}})
+    assert p.hosts["h"]["ok"] == 1 and p.hosts["h"]["changed"] == 1 and p.hosts["h"]["failures"] == 1
+    out = capsys.readouterr().out
+    assert "FAILED h: t2: boom" in out
+
+
+def test_preflight_table_lists_every_violation(tmp_path):
+    (tmp_path / "preflight-a.json").write_text(json.dumps({"host": "a", "violations": [], "checks": ["gpu_count"]}))
+    (tmp_path / "preflight-b.json").write_text(json.dumps({
+        "host": "b", "gpu_source": "replay", "replay_of": {"file": "x.json"},
+        "violations": [{"gpu": None, "check": "gpu_count", "expected": 8, "found": 2, "message": "m1"},
+                       {"gpu": 0, "check": "ecc", "expected": False, "found": True, "message": "m2"}]}))
+    reports = cli.preflight_reports(tmp_path)
+    assert set(reports) == {"a", "b"}
+    table = cli.preflight_table(reports)
+    assert table.row_count == 3
