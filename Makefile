@@ -8,6 +8,8 @@ SANITY_ROOT ?= /tmp/llmfleet-sanity/ansible_collections/llmfleet/baremetal
 export PATH := $(BIN):$(PATH)
 export LLMFLEET_ROOT := $(CURDIR)
 export LLMFLEET_CLI := $(BIN)/llmfleet
+# Only the checkout (and the venv's bundled collections): never a stale installed copy in ~/.ansible.
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export NO_COLOR := 1
 export ANSIBLE_NOCOLOR := 1
 export PY_COLORS := 0
