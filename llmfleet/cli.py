@@ -3,6 +3,7 @@
   llmfleet lab up|down|status [-i INVENTORY] [--name NAME]
   llmfleet deploy -i INVENTORY [--limit L] [--check] [--diff] [--tags T] [--playbook P]
   llmfleet preflight -i INVENTORY [--limit L]
+  llmfleet report -i INVENTORY [-o FILE]
   llmfleet gpu snapshot [-o FILE]
 """
 
@@ -116,6 +117,16 @@ def cmd_preflight(args, console: Console) -> int:
     return 0
 
 
+def cmd_report(args, console: Console) -> int:
+    from llmfleet.report import build_report
+
+    out = Path(args.output)
+    model = build_report(Path(args.inventory), out)
+    pics = sum(1 for m in model["hosts"].values() if m.get("topology_svg"))
+    console.print(f"report: {out} and {out.with_suffix('.json')} ({len(model['hosts'])} hosts, {pics} topology pictures)")
+    return 0
+
+
 def cmd_gpu(args, console: Console) -> int:
     snap_mod = paths.load_module_util("nvml_snapshot")
     snap = snap_mod.collect_snapshot()
@@ -153,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("-i", "--inventory", required=True)
     pre.add_argument("--limit")
     pre.set_defaults(func=cmd_preflight)
+
+    rep = sub.add_parser("report", help="HTML + JSON report of the fleet from the last runs' artifacts (contacts no host)")
+    rep.add_argument("-i", "--inventory", required=True)
+    rep.add_argument("-o", "--output", default=str(paths.RUNS / "report" / "index.html"))
+    rep.set_defaults(func=cmd_report)
 
     gpu = sub.add_parser("gpu", help="GPU probes on this host")
     gpu_sub = gpu.add_subparsers(dest="gpu_command", required=True)

@@ -1,0 +1,58 @@
+"""llmfleet report: built from run artifacts only, one topology picture per GPU node, replay labelled."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from llmfleet import report
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "gpu"
+
+
+def _preflight(host, snapshot, host_facts, violations=()):
+    return {"schema": "llmfleet.preflight_report/v1", "host": host, "passed": not violations,
+            "gpu_source": "replay", "replay_of": {"file": "tests/fixtures/gpu/h200x2/snapshot.json"},
+            "violations": list(violations), "warnings": [], "checks": ["gpu_count"],
+            "host_facts": host_facts, "gpu_facts": snapshot}
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    snap = json.loads((FIX / "h200x2" / "snapshot.json").read_text())
+    hf = json.loads((FIX / "h200x2" / "host.json").read_text())
+    old = tmp_path / "20260101-000000-000000-preflight"
+    new = tmp_path / "20260102-000000-000000-site"
+    old.mkdir()
+    new.mkdir()
+    (old / "preflight-gpu1.json").write_text(json.dumps(_preflight("gpu1", snap, hf, [{"check": "ecc", "gpu": 0}])))
+    (new / "preflight-gpu1.json").write_text(json.dumps(_preflight("gpu1", snap, hf)))
+    (new / "preflight-svc1.json").write_text(json.dumps({"host": "svc1", "passed": True, "violations": [], "host_facts": hf}))
+    (new / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False,
+                                                  "hosts": {"gpu1": {"ok": 9, "changed": 0, "failures": 0, "unreachable": 0}}}))
+    return tmp_path
+
+
+def test_latest_report_wins(runs):
+    reps = report.latest_reports(["gpu1", "svc1"], runs)
+    assert reps["gpu1"]["passed"] is True and reps["gpu1"]["_run"].endswith("-site")
+
+
+def test_topology_dot_draws_nvswitch_bond_of_real_h200x2():
+    snap = json.loads((FIX / "h200x2" / "snapshot.json").read_text())
+    dot = report.topology_dot("gpu1", {"gpu_facts": snap, "host_facts": {}}, instances=[{"name": "tp2", "gpus": [0, 1]}])
+    assert "nvswitch" in dot and "gpu0 -- nvswitch" in dot and "gpu1 -- nvswitch" in dot
+    assert "18 links" in dot and "serves: tp2" in dot
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="graphviz not installed")
+def test_html_has_one_picture_per_gpu_node_and_says_replay(runs, tmp_path):
+    model = report.fleet_model({"gpu1": {"group_names": ["gpu_nodes"]}, "svc1": {"group_names": ["monitoring"]}}, runs)
+    for m in model["hosts"].values():
+        if m.get("topology_dot"):
+            m["topology_svg"] = report.render_svg(m["topology_dot"])
+    page = report.render_html(model)
+    assert page.count("<svg") == 1
+    assert "REPLAYED" in page and "replay of tests/fixtures/gpu/h200x2/snapshot.json" in page
+    assert model["hosts"]["gpu1"]["deploy"]["changed"] == 0
