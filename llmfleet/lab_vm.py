@@ -113,6 +113,16 @@ def mcast_endpoint(lab_name: str, net: str) -> tuple[str, int]:
     return group, port
 
 
+def tap_name(lab_name: str, vm: str, index: int) -> str:
+    """Host tap device of a multi-queue fabric NIC (IFNAMSIZ: at most 15 characters)."""
+    return "llt" + hashlib.sha256(f"{lab_name}\0{vm}\0{index}".encode()).hexdigest()[:11]
+
+
+def bridge_name(lab_name: str, net: str) -> str:
+    """Host bridge of one fabric segment: no address on it, so traffic stays between the lab's VMs."""
+    return "llb" + hashlib.sha256(f"{lab_name}\0{net}".encode()).hexdigest()[:11]
+
+
 def nic_mac(name: str, net: str, index: int = 0) -> str:
     """Stable, locally unique MAC for a VM's NIC on ``net`` (qemu's 52:54:00 OUI)."""
     d = _hash_bytes("llmfleet-mac", name, net, str(index))
@@ -197,7 +207,9 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
         q = _as_int(n.get("queues", 1), "queues")
         if q < 1:
             raise ValueError(f"{name}: llmfleet_vm_nics[{i}].queues must be >= 1")
-        nics.append({"net": str(n["net"]), "queues": q})
+        node = n.get("numa_node")
+        node = None if node in (None, "") else _as_int(node, f"llmfleet_vm_nics[{i}].numa_node")
+        nics.append({"net": str(n["net"]), "queues": q, "numa_node": node})
     disks = []
     for i, d in enumerate(hv.get("llmfleet_vm_disks") or []):
         size = _as_int((d or {}).get("size_gb", 2), "size_gb")
@@ -234,6 +246,12 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
         )
     if spec.numa_nodes:
         numa_split(spec.cpus, spec.memory_mb, spec.numa_nodes)  # validate early
+    for i, nic in enumerate(spec.nics):
+        if nic["numa_node"] is not None and not 0 <= nic["numa_node"] < (spec.numa_nodes or 1):
+            raise ValueError(
+                f"{name}: llmfleet_vm_nics[{i}].numa_node {nic['numa_node']} needs "
+                f"llmfleet_vm_numa_nodes > {nic['numa_node']}"
+            )
     return spec
 
 
@@ -375,12 +393,26 @@ def build_qemu_cmd(
         "-device",
         f"virtio-net-pci,netdev=mgmt,mac={MGMT_MAC}",
     ]
+    numa_tail: list[str] = []
     for i, nic in enumerate(spec.nics):
-        group, port = mcast_endpoint(lab_name, nic["net"])
-        cmd += ["-netdev", f"socket,id=nic{i},mcast={group}:{port},localaddr=127.0.0.1"]
+        if nic["queues"] > 1:
+            # Multi-queue needs a tap backend (qemu's socket backend has one queue pair): one tap per NIC on a
+            # host bridge per segment, created by up() with no address (see prepare_taps).
+            cmd += ["-netdev", f"tap,id=nic{i},ifname={tap_name(lab_name, spec.name, i)},script=no,downscript=no,"
+                               f"queues={nic['queues']},vhost=off"]
+        else:
+            group, port = mcast_endpoint(lab_name, nic["net"])
+            cmd += ["-netdev", f"socket,id=nic{i},mcast={group}:{port},localaddr=127.0.0.1"]
         dev = f"virtio-net-pci,netdev=nic{i},mac={nic_mac(spec.name, nic['net'], i)}"
         if nic["queues"] > 1:
             dev += f",mq=on,vectors={2 * nic['queues'] + 2}"
+        if nic["numa_node"] is not None and spec.numa_nodes:
+            # An expander root bus with a NUMA node: the guest sees the NIC's numa_node as on a real 2-socket host.
+            # Last on the command line: qemu puts later bus-less devices on the newest bus, which must not be a pxb.
+            numa_tail += ["-device", f"pxb-pcie,id=pxb{i},bus_nr={0x80 + 0x10 * i},numa_node={nic['numa_node']},bus=pcie.0",
+                          "-device", f"pcie-root-port,id=rp{i},bus=pxb{i},chassis={10 + i},slot=0",
+                          "-device", dev + f",bus=rp{i}"]
+            continue
         cmd += ["-device", dev]
     for i, _d in enumerate(spec.disks):
         cmd += [
@@ -404,7 +436,7 @@ def build_qemu_cmd(
         str(paths.pidfile),
         "-daemonize",
     ]
-    return cmd
+    return cmd + numa_tail
 
 
 # --------------------------------------------------------------------------
@@ -722,6 +754,7 @@ def up(name: str, hv: dict, ctx) -> dict:
     paths.pidfile.unlink(missing_ok=True)
     paths.serial_log.unlink(missing_ok=True)
 
+    prepare_taps(spec, ctx.lab_name)
     cmd = build_qemu_cmd(spec, paths, image, ctx.lab_name)
     _log(
         ctx,
@@ -764,6 +797,39 @@ def up(name: str, hv: dict, ctx) -> dict:
     return _result(spec, "running", boot_s, with_boot=True)
 
 
+def _ip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+def prepare_taps(spec: VMSpec, lab_name: str) -> None:
+    """Create the host bridge of each multi-queue NIC's segment and the NIC's multi-queue tap on it."""
+    for i, nic in enumerate(spec.nics):
+        if nic["queues"] <= 1:
+            continue
+        br, tap = bridge_name(lab_name, nic["net"]), tap_name(lab_name, spec.name, i)
+        if _ip("link", "show", br).returncode != 0:
+            r = _ip("link", "add", br, "type", "bridge")
+            if r.returncode != 0:
+                raise RuntimeError(f"vm {spec.name}: cannot create bridge {br} for net {nic['net']}: {r.stderr.strip()}")
+        _ip("link", "set", br, "up")
+        if _ip("link", "show", tap).returncode != 0:
+            r = _ip("tuntap", "add", "dev", tap, "mode", "tap", "multi_queue")
+            if r.returncode != 0:
+                raise RuntimeError(f"vm {spec.name}: cannot create tap {tap}: {r.stderr.strip()}")
+        _ip("link", "set", tap, "master", br)
+        _ip("link", "set", tap, "up")
+
+
+def remove_taps(spec: VMSpec, lab_name: str) -> None:
+    for i, nic in enumerate(spec.nics):
+        if nic["queues"] <= 1:
+            continue
+        _ip("link", "del", tap_name(lab_name, spec.name, i))
+        br = bridge_name(lab_name, nic["net"])
+        if _ip("link", "show", br).returncode == 0 and not _ip("link", "show", "master", br).stdout.strip():
+            _ip("link", "del", br)
+
+
 def down(name: str, hv: dict, ctx) -> None:
     state_dir = pathlib.Path(ctx.state_dir)
     paths = VMPaths(state_dir, name)
@@ -787,3 +853,5 @@ def down(name: str, hv: dict, ctx) -> None:
     for f in paths.all_files():
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
+    with contextlib.suppress(ValueError):
+        remove_taps(spec_from_hv(name, hv), ctx.lab_name)

@@ -114,9 +114,11 @@ def test_nic_mcast_deterministic_and_shared_per_net():
     assert (g0, p0) != (g1, p1)
     assert g0.startswith("230.") and 20000 <= p0 < 40000
     na, nb = _pairs(a, "-netdev"), _pairs(b, "-netdev")
-    assert na[1] == f"socket,id=nic0,mcast={g0}:{p0},localaddr=127.0.0.1"
+    # multi-queue fabric0 rides a tap on the segment's bridge; single-queue fabric1 a multicast socket
+    assert na[1].startswith(f"tap,id=nic0,ifname={lab_vm.tap_name(LAB, 'vm1', 0)},") and "queues=4" in na[1]
     assert na[2] == f"socket,id=nic1,mcast={g1}:{p1},localaddr=127.0.0.1"
-    assert nb[1] == na[1]  # same segment for every VM of the lab on fabric0
+    assert nb[1].startswith(f"tap,id=nic0,ifname={lab_vm.tap_name(LAB, 'vm2', 0)},")
+    assert lab_vm.bridge_name(LAB, "fabric0") != lab_vm.bridge_name("otherlab", "fabric0")
     # another lab gets another segment
     assert lab_vm.mcast_endpoint("otherlab", "fabric0") != (g0, p0)
     da = [d for d in _pairs(a, "-device") if "netdev=nic" in d]
@@ -205,3 +207,21 @@ def test_prune_images_keeps_current_and_used(tmp_path):
 
     lab_vm._prune_images(Ctx(), keep=vm / "cccc")
     assert sorted(p.name for p in vm.iterdir()) == ["bbbb", "cccc", "debs"]
+
+
+def test_multiqueue_nic_uses_a_tap_on_a_bridge_and_numa_local_expander_bus():
+    spec = lab_vm.spec_from_hv("tv1", {"ansible_port": 2399, "llmfleet_vm_cpus": 4, "llmfleet_vm_numa_nodes": 2,
+                                       "llmfleet_vm_nics": [{"net": "fab", "queues": 4, "numa_node": 1}]})
+    cmd = " ".join(lab_vm.build_qemu_cmd(spec, lab_vm.VMPaths(pathlib.Path("/tmp/x"), "tv1"),
+                                         lab_vm.Image(pathlib.Path("/b"), pathlib.Path("/k"), pathlib.Path("/i")), "lab"))
+    tap = lab_vm.tap_name("lab", "tv1", 0)
+    assert len(tap) <= 15 and len(lab_vm.bridge_name("lab", "fab")) <= 15
+    assert f"tap,id=nic0,ifname={tap},script=no,downscript=no,queues=4,vhost=off" in cmd
+    assert "mq=on,vectors=10" in cmd
+    assert "pxb-pcie,id=pxb0,bus_nr=128,numa_node=1,bus=pcie.0" in cmd and "bus=rp0" in cmd
+
+
+def test_nic_numa_node_must_exist():
+    with pytest.raises(ValueError, match="numa_node 2 needs llmfleet_vm_numa_nodes > 2"):
+        lab_vm.spec_from_hv("tv1", {"ansible_port": 2399, "llmfleet_vm_cpus": 4, "llmfleet_vm_numa_nodes": 2,
+                                    "llmfleet_vm_nics": [{"net": "fab", "numa_node": 2}]})
