@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025 llmfleet engineers
+# SPDX-License-Identifier: Apache-2.0
+"""Jinja filter planning a host's address on an RDMA fabric (docs: fabric_address.yml, docs/rdma.md)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.addr_plan import AddrPlanError, plan_fabric
+
+
+def fabric_address(fabric, hosts, host, all_fabrics=None, index=None):
+    """``fabric | fabric_address(groups['rdma_nodes'], inventory_hostname, rdma_fabrics)`` -> plan dict."""
+    if not isinstance(fabric, Mapping):
+        raise AnsibleFilterError("fabric_address: host %r: the input must be a fabric dict {name, cidr, ...}, got %s"
+                                 % (host, type(fabric).__name__))
+    if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("fabric_address: fabric %r, host %r: hosts must be a list of inventory names, got %s"
+                                 % (fabric.get("name"), host, type(hosts).__name__))
+    fabrics = [dict(f) for f in all_fabrics] if all_fabrics else None
+    try:
+        return plan_fabric(dict(fabric), list(hosts), host, fabrics, index)
+    except AddrPlanError as exc:
+        raise AnsibleFilterError("fabric_address: %s" % exc)
+
+
+def fabric_plans(fabrics, groups, host, default_group="rdma_nodes", interfaces=None, index=None):
+    """Plan ``host`` on every fabric of ``rdma_fabrics``; each plan also carries the fabric's host-side settings.
+
+    ``groups``: the ``groups`` magic variable; a fabric's hosts are ``groups[fabric.group | default_group]``.
+    ``interfaces``: ``{fabric name: netdev}`` overriding the fabric's ``interface`` for this host.
+    """
+    if fabrics in (None, ""):
+        return []
+    if not isinstance(fabrics, (list, tuple)):
+        raise AnsibleFilterError("fabric_plans: host %r: rdma_fabrics must be a list of fabric dicts, got %s"
+                                 % (host, type(fabrics).__name__))
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError("fabric_plans: host %r: the second argument must be the groups variable" % (host,))
+    interfaces = interfaces or {}
+    out = []
+    for fabric in fabrics:
+        if not isinstance(fabric, Mapping):
+            raise AnsibleFilterError("fabric_plans: host %r: every fabric must be a dict, got %r" % (host, fabric))
+        group = fabric.get("group") or default_group
+        if group not in groups:
+            raise AnsibleFilterError("fabric_plans: fabric %r, host %r: group %r (the fabric's hosts, in inventory order) "
+                                     "is not in the inventory" % (fabric.get("name"), host, group))
+        plan = fabric_address(fabric, list(groups[group]), host, fabrics, index)
+        interface = interfaces.get(plan["fabric"]) or fabric.get("interface") or ""
+        if not interface and not fabric.get("mac"):
+            raise AnsibleFilterError("fabric_plans: fabric %r, host %r: no netdev - set the fabric's 'interface' (or 'mac'), "
+                                     "or rdma_fabric_interfaces[%r] for this host" % (plan["fabric"], host, plan["fabric"]))
+        soft_roce = bool(fabric.get("soft_roce", False))
+        if soft_roce and plan["mode"] != "roce":
+            raise AnsibleFilterError("fabric_plans: fabric %r, host %r: soft_roce needs mode roce" % (plan["fabric"], host))
+        if soft_roce and not interface:
+            raise AnsibleFilterError("fabric_plans: fabric %r, host %r: soft_roce needs the netdev name ('interface')"
+                                     % (plan["fabric"], host))
+        plan.update({
+            "group": group,
+            "interface": interface,
+            "netdev": interface,
+            "mac": str(fabric.get("mac") or "").lower(),
+            "soft_roce": soft_roce,
+            "rxe_device": ("rxe_%s" % interface) if soft_roce else None,
+            "rate_gbps": float(fabric.get("rate_gbps") or 0),
+        })
+        out.append(plan)
+    return out
+
+
+def fabric_ports(plans, rdma_facts):
+    """Join fabric plans with ``ansible_facts.llmfleet_rdma``: one row per fabric with the RDMA device, port and the
+    GID index to use (RoCE v2 index on RoCE, 0 on InfiniBand); device None where the netdev has no RDMA device."""
+    by_netdev = (rdma_facts or {}).get("by_netdev") or {}
+    out = []
+    for plan in plans or []:
+        port = by_netdev.get(plan.get("interface")) or {}
+        roce = plan.get("mode", "roce") == "roce"
+        out.append({
+            "fabric": plan.get("fabric"),
+            "interface": plan.get("interface"),
+            "address": plan.get("address"),
+            "cidr": plan.get("cidr"),
+            "mode": plan.get("mode", "roce"),
+            "device": port.get("device"),
+            "port": port.get("port"),
+            "state": port.get("state"),
+            "gid_index": (port.get("roce_v2_gid_index") if roce else 0) if port else None,
+        })
+    return out
+
+
+def nccl_ib_env(ports):
+    """``NCCL_IB_HCA`` / ``NCCL_IB_GID_INDEX`` for the fabric ports (from fabric_ports); {} without RDMA devices."""
+    found = [p for p in ports or [] if p.get("device")]
+    if not found:
+        return {}
+    hcas = []
+    for p in found:
+        name = "%s:%s" % (p["device"], p["port"]) if p.get("port") is not None else p["device"]
+        if name not in hcas:
+            hcas.append(name)
+    env = {"NCCL_IB_HCA": ",".join(hcas)}
+    if found[0].get("gid_index") is not None:
+        env["NCCL_IB_GID_INDEX"] = str(found[0]["gid_index"])
+    return env
+
+
+class FilterModule(object):
+    """llmfleet RDMA fabric filters."""
+
+    def filters(self):
+        return {"fabric_address": fabric_address, "fabric_plans": fabric_plans, "fabric_ports": fabric_ports,
+                "nccl_ib_env": nccl_ib_env}
