@@ -60,7 +60,9 @@ unit:
 sanity:
 	@mkdir -p $(SANITY_ROOT) $(HOME)/.ansible/test/cache
 	@cp tests/sanity/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
-	rsync -a --delete --delete-excluded --exclude-from=tests/sanity/exclude.txt ./ $(SANITY_ROOT)/
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files | grep -v -x -f <(sed 's#$$#(/.*)?#' tests/sanity/exclude.txt | sed 's#^#^#' ) -E \
+	  | rsync -a --files-from=- ./ $(SANITY_ROOT)/
 	cd $(SANITY_ROOT) && ansible-test sanity --python 3.11 --requirements --color no \
 	  --skip-test shellcheck 2>&1 | grep -vE '^(WARNING: Location|Looking in|Processing|Collecting|  )'; \
 	  exit $${PIPESTATUS[0]}

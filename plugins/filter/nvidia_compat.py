@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmfleet
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jinja filters over the NVIDIA compatibility data (docs: the <filter>.yml sidecars, docs/compat.md)."""
 
 from __future__ import absolute_import, division, print_function

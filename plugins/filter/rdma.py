@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jinja filter planning a host's address on an RDMA fabric (docs: fabric_address.yml, docs/rdma.md)."""
 
 from __future__ import absolute_import, division, print_function

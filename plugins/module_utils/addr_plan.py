@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Address planning for RDMA fabrics (IPoIB and RoCE netdevs) with netaddr.
 
 A fabric is ``{name, cidr, mode, first_host_offset?, mtu?, gateway?, ipoib_mode?}``.  A host's address is the

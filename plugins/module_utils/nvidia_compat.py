@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmfleet
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NVIDIA version-compatibility logic (pure Python, no Ansible imports).
 
 All data comes from nvidia_compat_data.py.  Every public function raises

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmfleet
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NVIDIA version-compatibility data (single source of truth for the gates).
 
 Transcribed from the project reference ``nvidia-compat-facts.md`` (kept in the

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """RDMA devices, ports and GID tables from /sys/class/infiniband (schema ``llmfleet.rdma_facts/v1``).
 
 Reuses host_probe's sysfs reader and PCI/NUMA helpers.  Per port it reads the GID table

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Named sysctl profiles of llmfleet (data) and the logic to merge, validate, render and apply them.
 
 Every value carries the reason it is set and where it comes from: ``seed 00x`` are the deployment articles

@@ -1,8 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,7 +13,7 @@ module: sysctl_apply
 short_description: Persist and apply a named llmfleet sysctl profile with overrides
 version_added: "0.1.0"
 author:
-  - llmfleet engineers
+  - llmfleet engineers (@llmfleet)
 description:
   - Merges the named profile of C(plugins/module_utils/sysctl_profiles.py) with policy settings (O(extra)) and
     the site's O(overrides), validates every key against the running kernel (the key must exist under
@@ -90,8 +89,10 @@ options:
     default: /sys
 attributes:
   check_mode:
+    description: Computes and reports every change without writing a file or a live value.
     support: full
   diff_mode:
+    description: Shows the sysctl.d file before and after.
     support: full
 notes:
   - Keys the kernel keeps out of a container's network namespace (C(net.core.default_qdisc) and other

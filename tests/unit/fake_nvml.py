@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small in-memory stand-in for the ``pynvml`` module.
 
 ``FakeNVML(spec)`` answers the NVML calls that nvml_snapshot makes from a

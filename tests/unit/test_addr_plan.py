@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """plugins/module_utils/addr_plan.py and the fabric_address / fabric_plans filters: edge cases of the planner."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: llmfleet
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for the NVIDIA compatibility data, logic and filter plugin.
 
 The REF_* lists below are copied from the reference (nvidia-compat-facts.md)

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for plugins/module_utils/nvml_snapshot.py.
 
 No GPU and no pynvml needed: NVML is replaced by tests/unit/fake_nvml.py,

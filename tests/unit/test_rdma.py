@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """plugins/module_utils/rdma.py (GID tables, RoCE v2 GID index, readiness) and the rdma_facts module on fake sysfs."""
 
 from __future__ import annotations

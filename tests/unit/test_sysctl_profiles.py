@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests for plugins/module_utils/sysctl_profiles.py and plugins/modules/sysctl_apply.py on a fake /proc."""
 
 from __future__ import annotations

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Controller-side build steps of the serving lab (run by molecule/serving prepare; `make demo` can call it too):
+#   1. the llama_cpp engine wheelhouse (build-wheelhouse.sh, cached by version + flags),
+#   2. the tiny GGUF model + SHA256SUMS manifest (make_tiny_model.py), cached by recipe hash.
+# Both live under ${LLMFLEET_CACHE:-/var/cache/llmfleet} and survive clones of the repository on this machine.
+# Prints two lines: "wheelhouse=<dir>" and "model=<dir>"; writes both to lab/cache/serving/artifacts.json.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="${LLMFLEET_ROOT:-$(cd "$HERE/../.." && pwd)}"
+PY="${LLMFLEET_PYTHON:-$ROOT/.venv/bin/python}"
+CACHE="${LLMFLEET_CACHE:-/var/cache/llmfleet}"
+GGUF_VERSION="${GGUF_VERSION:-0.17.1}"
+
+wheelhouse="$(LLMFLEET_ROOT="$ROOT" bash "$HERE/build-wheelhouse.sh")"
+
+# The gguf writer lives in its own small venv (the controller's .venv stays exactly requirements.lock).
+tools="$CACHE/tools/gguf-$GGUF_VERSION"
+if [ ! -x "$tools/bin/python" ] || ! "$tools/bin/python" -c 'import gguf' 2>/dev/null; then
+  echo "installing gguf==$GGUF_VERSION into $tools" >&2
+  rm -rf "$tools"
+  "$PY" -m venv "$tools"
+  "$tools/bin/python" -m pip install -q --disable-pip-version-check "gguf==$GGUF_VERSION" >&2
+fi
+recipe="$(cat "$HERE/make_tiny_model.py"; echo "gguf=$GGUF_VERSION")"
+key="$(printf '%s' "$recipe" | sha256sum | cut -c1-12)"
+model="$CACHE/models/tiny-llama-$key"
+if [ ! -f "$model/.complete" ]; then
+  tmp="$(mktemp -d "$CACHE/.model-XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  "$tools/bin/python" "$HERE/make_tiny_model.py" "$tmp" >&2
+  touch "$tmp/.complete"
+  mkdir -p "$CACHE/models"
+  rm -rf "$model"; mv "$tmp" "$model"; chmod 755 "$model"
+  echo "tiny model generated: $model" >&2
+fi
+# Where the lab inventories find them (lab/cache is per checkout and git-ignored).
+mkdir -p "$ROOT/lab/cache/serving"
+printf '{"wheelhouse": "%s", "model": "%s", "wheel_build_seconds": %s}\n' "$wheelhouse" "$model" \
+  "$(cat "$wheelhouse/build-seconds.txt" 2>/dev/null || echo null)" > "$ROOT/lab/cache/serving/artifacts.json"
+echo "wheelhouse=$wheelhouse"
+echo "model=$model"

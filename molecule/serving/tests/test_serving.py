@@ -1,0 +1,236 @@
+"""Serving lab verify: real completions, every Prometheus target up, rolling restart keeps N-1, corrupt weights
+refuse to start, and a stopped model server fires ModelServerDown within its for: (tests run in file order)."""
+
+import base64
+import json
+import os
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+testinfra_hosts = ["ansible://srv-gpu1?force_ansible=True"]
+
+ROOT = os.environ.get("LLMFLEET_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
+SCENARIO = os.path.join(ROOT, "molecule", "serving")
+SECRETS = os.path.join(ROOT, "lab", "cache", "secrets", "molecule-serving", "monitoring")
+RESULTS = os.path.join(ROOT, "lab", "cache", "serving", "verify-results.json")
+INVENTORY = yaml.safe_load(open(os.path.join(SCENARIO, "inventory.yml")))
+GPU_ADDR = INVENTORY["all"]["children"]["gpu_nodes"]["hosts"]["srv-gpu1"]["ansible_host"]
+MON_ADDR = INVENTORY["all"]["children"]["monitoring"]["hosts"]["srv-mon1"]["ansible_host"]
+ALERT_FOR_S = 30  # monitoring_alert_for_overrides.ModelServerDown in inventory.yml
+SCRAPE_S = 5
+
+
+def record(**kw):
+    data = {}
+    if os.path.exists(RESULTS):
+        data = json.load(open(RESULTS))
+    data.update(kw)
+    json.dump(data, open(RESULTS, "w"), indent=1)
+
+
+def http(url, body=None, timeout=30, auth=False):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    ctx = None
+    if auth:
+        pw = open(os.path.join(SECRETS, "basic-auth-password")).read().split()[0]
+        req.add_header("Authorization", "Basic " + base64.b64encode(("prometheus:" + pw).encode()).decode())
+        ctx = ssl.create_default_context(cafile=os.path.join(SECRETS, "ca.crt"))
+    with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+        return resp.status, json.loads(resp.read().decode())
+
+
+def prom(path):
+    status, data = http("https://%s:9090%s" % (MON_ADDR, path), auth=True)
+    assert status == 200 and data["status"] == "success"
+    return data["data"]
+
+
+@pytest.fixture(scope="module")
+def instances(host):
+    return json.loads(host.file("/etc/llmfleet/model-servers.json").content_string)["instances"]
+
+
+def wait_ready(inst, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if http("http://%s:%d/v1/models" % (GPU_ADDR, inst["port"]), timeout=5)[0] == 200:
+                return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    raise AssertionError("%s not ready after %ds" % (inst["name"], timeout))
+
+
+def test_two_instances_placed_on_the_recorded_h200_island(instances):
+    assert [i["name"] for i in instances] == ["lab-0", "lab-1"]
+    assert [i["gpus"] for i in instances] == [[0], [1]]
+    assert all(i["interconnect"] == "nvswitch" and i["island"] == [0, 1] for i in instances)
+    assert instances[0]["env"]["CUDA_VISIBLE_DEVICES"] != instances[1]["env"]["CUDA_VISIBLE_DEVICES"]
+    assert all(i["env"]["CUDA_VISIBLE_DEVICES"].startswith("GPU-") for i in instances)
+
+
+def test_units_are_hardened(host, instances):
+    for inst in instances:
+        unit = host.run("systemctl show %s -p User -p NoNewPrivileges -p ProtectSystem -p LimitMEMLOCK "
+                        "-p Restart -p StartLimitBurst -p ActiveState -p ExecStartPre -p CPUAffinity" % inst["unit"])
+        props = dict(line.split("=", 1) for line in unit.stdout.splitlines() if "=" in line)
+        assert props["User"] == "llmfleet-model"
+        assert props["NoNewPrivileges"] == "yes" and props["ProtectSystem"] == "strict"
+        assert props["LimitMEMLOCK"] == "infinity" and props["Restart"] == "on-failure"
+        assert props["ActiveState"] == "active"
+        assert "llmfleet-model-check" in props["ExecStartPre"]
+        assert host.process.filter(user="llmfleet-model", comm="python")
+
+
+def test_chat_completion_on_every_instance(instances):
+    seen = {}
+    for inst in instances:
+        status, data = http("http://%s:%d/v1/chat/completions" % (GPU_ADDR, inst["port"]), {
+            "model": inst["served_model_name"], "max_tokens": 8,
+            "messages": [{"role": "user", "content": "Say hello to the llmfleet lab."}]})
+        assert status == 200, data
+        assert data["choices"] and data["choices"][0]["message"]["role"] == "assistant"
+        assert data["usage"]["completion_tokens"] > 0
+        seen[inst["name"]] = data
+        print("completion from %s: %s" % (inst["name"], json.dumps(data)))
+    record(completions=seen)
+
+
+def test_v1_models(instances):
+    for inst in instances:
+        status, data = http("http://%s:%d/v1/models" % (GPU_ADDR, inst["port"]))
+        assert status == 200 and [m["id"] for m in data["data"]] == [inst["served_model_name"]]
+
+
+def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in file order (host-parametrized)
+    end = time.monotonic() + 90
+    while True:
+        targets = prom("/api/v1/targets")["activeTargets"]
+        down = [(t["labels"]["job"], t["labels"].get("instance"), t["health"], t.get("lastError"))
+                for t in targets if t["health"] != "up"]
+        down += [("probe", r["metric"]["instance"], "probe_success=0", None)
+                 for r in prom("/api/v1/query?query=probe_success")["result"] if r["value"][1] != "1"]
+        if not down or time.monotonic() > end:
+            break
+        time.sleep(3)
+    assert not down, down
+    jobs = sorted(set(t["labels"]["job"] for t in targets))
+    assert jobs == ["blackbox", "model_server_probe", "node", "prometheus"], jobs
+    ups = prom("/api/v1/query?query=up")["result"]
+    assert ups and all(r["value"][1] == "1" for r in ups), ups
+    probes = prom("/api/v1/query?query=probe_success")["result"]
+    assert len(probes) == 2 and all(r["value"][1] == "1" for r in probes), probes
+    record(targets=[(t["labels"]["job"], t["labels"]["instance"], t["health"]) for t in targets])
+
+
+def test_rolling_restart_keeps_n_minus_1(instances):
+    rounds, stop = [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            down = []
+            for inst in instances:
+                try:
+                    status, data = http("http://%s:%d/v1/chat/completions" % (GPU_ADDR, inst["port"]), {
+                        "model": inst["served_model_name"], "max_tokens": 2,
+                        "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+                    if status != 200 or not data.get("choices"):
+                        down.append(inst["name"])
+                except (urllib.error.URLError, OSError, ValueError):
+                    down.append(inst["name"])
+            rounds.append(down)
+            time.sleep(0.2)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    t0 = time.monotonic()
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i",
+                           os.path.join(SCENARIO, "inventory.yml"), os.path.join(ROOT, "playbooks", "rolling_restart.yml")],
+                          capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
+    took = time.monotonic() - t0
+    stop.set()
+    worker.join(30)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Restart llmfleet-model-lab-0.service" in proc.stdout and "Restart llmfleet-model-lab-1.service" in proc.stdout
+    assert len(rounds) > 5
+    worst = max(len(r) for r in rounds)
+    failed = sum(1 for r in rounds if r)
+    record(rolling_restart={"seconds": round(took, 1), "request_rounds": len(rounds), "rounds_with_a_failure": failed,
+                            "max_instances_down_at_once": worst})
+    print("rolling restart %.1fs: %d request rounds, %d with one instance down, max down at once %d"
+          % (took, len(rounds), failed, worst))
+    assert worst <= len(instances) - 1 and worst <= 1
+
+
+def test_corrupt_weights_refuse_to_start(host, instances):
+    inst = instances[1]
+    dropin_dir = "/run/systemd/system/%s.d" % inst["unit"]
+    setup = host.run(
+        "set -e; rm -rf /srv/models/tiny-corrupt; cp -a /srv/models/tiny /srv/models/tiny-corrupt; "
+        "printf 'X' | dd of=/srv/models/tiny-corrupt/tiny-llama.gguf bs=1 seek=4096 conv=notrunc status=none; "
+        "mkdir -p %s; printf '[Service]\\nEnvironment=LLMFLEET_MODEL_DIR=/srv/models/tiny-corrupt\\n"
+        "Environment=LLMFLEET_MODEL_MANIFEST=/srv/models/tiny-corrupt/SHA256SUMS\\n' > %s/zz-corrupt-test.conf; "
+        "systemctl daemon-reload" % (dropin_dir, dropin_dir))
+    assert setup.rc == 0, setup.stderr
+    try:
+        since = host.run("date +'%Y-%m-%d %H:%M:%S'").stdout.strip()
+        restart = host.run("systemctl restart %s" % inst["unit"])
+        assert restart.rc != 0, "the unit started on corrupt weights"
+        journal = host.run("journalctl -u %s --since '%s' --no-pager" % (inst["unit"], since)).stdout
+        assert "refusing to start on corrupt or missing weights" in journal, journal
+        assert "sha256" in journal
+        state = host.run("systemctl show %s -p ActiveState -p Result" % inst["unit"]).stdout
+        assert "ActiveState=active" not in state, state
+        record(corrupt_weights_journal=[line for line in journal.splitlines() if "llmfleet-model-check" in line][-3:])
+    finally:
+        host.run("rm -rf %s /srv/models/tiny-corrupt; systemctl daemon-reload; systemctl reset-failed %s; "
+                 "systemctl start %s" % (dropin_dir, inst["unit"], inst["unit"]))
+    wait_ready(inst)
+
+
+def test_stopped_model_server_fires_model_server_down(host, instances):
+    inst = instances[0]
+    # both probes must be healthy again first (the corrupt-weights test stopped lab-1)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        probes = prom("/api/v1/query?query=probe_success")["result"]
+        if len(probes) == 2 and all(r["value"][1] == "1" for r in probes):
+            break
+        time.sleep(2)
+    assert not [a for a in prom("/api/v1/alerts")["alerts"]
+                if a["labels"]["alertname"] == "ModelServerDown" and a["state"] == "firing"]
+    stop = host.run("systemctl stop %s" % inst["unit"])
+    assert stop.rc == 0
+    t0 = time.monotonic()
+    pending_at = fired_at = None
+    try:
+        while time.monotonic() - t0 < ALERT_FOR_S + 6 * SCRAPE_S + 30:
+            for a in prom("/api/v1/alerts")["alerts"]:
+                if a["labels"]["alertname"] == "ModelServerDown" and a["labels"].get("model_instance") == inst["name"]:
+                    if a["state"] == "pending" and pending_at is None:
+                        pending_at = time.monotonic() - t0
+                    if a["state"] == "firing":
+                        fired_at = time.monotonic() - t0
+            if fired_at is not None:
+                break
+            time.sleep(1)
+    finally:
+        host.run("systemctl start %s" % inst["unit"])
+    record(alert={"alert": "ModelServerDown", "for_s": ALERT_FOR_S, "scrape_interval_s": SCRAPE_S,
+                  "pending_after_s": pending_at and round(pending_at, 1),
+                  "firing_after_s": fired_at and round(fired_at, 1)})
+    print("ModelServerDown pending after %ss, firing after %ss (for: %ds, scrape %ds)"
+          % (pending_at and round(pending_at, 1), fired_at and round(fired_at, 1), ALERT_FOR_S, SCRAPE_S))
+    assert fired_at is not None, "ModelServerDown did not fire"
+    # for: + one scrape to see the failure + one evaluation to start pending + one to fire, plus slack
+    assert fired_at <= ALERT_FOR_S + 3 * SCRAPE_S + 10
+    wait_ready(inst)
