@@ -333,8 +333,8 @@ def plan_entries(irqs, host, allowed_cpus=None, reserved="", host_name=None,
 def plan_irq_affinity(irqs, host, allowed_cpus=None, reserved="", host_name=None,
                       allowed_var="irq_affinity_cpus", reserved_var="irq_affinity_reserved_cpus"):
     """``{irq (str): cpulist}`` (see :func:`plan_entries`)."""
-    return dict((str(e["irq"]), e["cpus"]) for e in plan_entries(irqs, host, allowed_cpus, reserved, host_name,
-                                                                   allowed_var, reserved_var))
+    entries = plan_entries(irqs, host, allowed_cpus, reserved, host_name, allowed_var, reserved_var)
+    return dict((str(e["irq"]), e["cpus"]) for e in entries)
 
 
 # --------------------------------------------------------------------------- applying

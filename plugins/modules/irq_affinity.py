@@ -14,7 +14,7 @@ module: irq_affinity
 short_description: Pin NIC, RDMA and GPU IRQs to NUMA-local CPUs through /proc/irq
 version_added: "0.1.0"
 author:
-  - llmfleet engineers
+  - llmfleet engineers (@llmfleet)
 description:
   - Finds the IRQs of network, RDMA and (optionally) GPU devices from C(/sys/class/net/*/device/msi_irqs),
     C(/sys/class/infiniband) and C(/proc/interrupts). Virtio NICs are followed to their C(virtioN) device and its
@@ -84,8 +84,10 @@ options:
     default: /proc
 attributes:
   check_mode:
+    description: Plans and reports every change without writing /proc/irq.
     support: full
   diff_mode:
+    description: Shows each IRQ's affinity before and after.
     support: full
 notes:
   - IRQ numbers change across reboots; RV(plan) entries carry the PCI function and the IRQ name so that the boot-time
