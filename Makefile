@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PYTHON ?= python3
-SCENARIOS ?= default vm_smoke
+SCENARIOS ?= default tuning serving vm_smoke tuning_vm rdma
 SANITY_ROOT ?= /tmp/llmfleet-sanity/ansible_collections/llmfleet/baremetal
 export PATH := $(BIN):$(PATH)
 export LLMFLEET_ROOT := $(CURDIR)
@@ -14,7 +14,7 @@ export NO_COLOR := 1
 export ANSIBLE_NOCOLOR := 1
 export PY_COLORS := 0
 
-.PHONY: help deps venv collections demo test lint sanity unit collection molecule bench clean lab-down
+.PHONY: help deps venv collections demo test lint sanity unit promtool collection molecule bench clean lab-down
 
 help:
 	@echo "make demo   - set up, bring the local lab up, deploy site.yml with llmfleet, print the recap"
@@ -40,6 +40,7 @@ collections:
 
 # --- demo ---------------------------------------------------------------------------------------------------------
 demo: deps venv
+	bash lab/serving/prepare.sh
 	$(BIN)/llmfleet lab up -i inventories/lab
 	$(BIN)/llmfleet deploy -i inventories/lab
 
@@ -48,7 +49,7 @@ lab-down: venv
 
 # --- tests --------------------------------------------------------------------------------------------------------
 test: deps venv
-	@bash tests/run_stages.sh lint sanity unit collection molecule
+	@bash tests/run_stages.sh lint sanity unit promtool collection molecule
 
 lint:
 	yamllint -s .
@@ -70,8 +71,16 @@ sanity:
 collection:
 	@bash tests/collection_check.sh
 
+promtool:
+	bash tests/promtool/run.sh
+
 molecule:
-	@set -e; for s in $(SCENARIOS); do echo "== molecule test -s $$s"; molecule test -s $$s; done
+	@mkdir -p runs; : > runs/molecule-times.txt
+	@failed=""; for s in $(SCENARIOS); do \
+	  echo "== molecule test -s $$s"; t0=$$(date +%s); \
+	  if molecule test -s $$s; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
+	  echo "scenario $$s: $$r in $$(( $$(date +%s) - t0 ))s" | tee -a runs/molecule-times.txt; \
+	done; [ -z "$$failed" ] || { echo "failed scenarios:$$failed"; exit 1; }
 
 bench: venv
 	@echo "make bench arrives with the fleet-operations issue"
