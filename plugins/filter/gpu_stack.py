@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmfleet
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Jinja filters over the GPU stack planner (docs: the gpu_stack_*.yml sidecars, docs/gpu-stack.md)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.gpu_stack import (
+    CompatError,
+    deb_upstream_version,
+    dkms_missing,
+    parse_cudnn_header,
+    parse_nvcc_version,
+    resolve_cuda_plan,
+    resolve_cudnn_plan,
+    resolve_driver_plan,
+    verify_driver,
+    violation_table,
+)
+
+
+def _wrap(name, func):
+    @functools.wraps(func)
+    def _filter(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CompatError as e:
+            raise AnsibleFilterError("%s: %s" % (name, e))
+    return _filter
+
+
+_FILTERS = {
+    "gpu_stack_driver_plan": resolve_driver_plan,
+    "gpu_stack_cuda_plan": resolve_cuda_plan,
+    "gpu_stack_cudnn_plan": resolve_cudnn_plan,
+    "gpu_stack_verify_driver": verify_driver,
+    "gpu_stack_nvcc_version": parse_nvcc_version,
+    "gpu_stack_cudnn_header_version": parse_cudnn_header,
+    "gpu_stack_dkms_missing": dkms_missing,
+    "gpu_stack_deb_upstream": deb_upstream_version,
+    "gpu_stack_violation_table": violation_table,
+}
+
+
+class FilterModule(object):
+    """GPU software stack planning and verification filters."""
+
+    def filters(self):
+        return dict((name, _wrap(name, func)) for name, func in _FILTERS.items())

@@ -1,0 +1,152 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, llmfleet engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: model_sync
+short_description: Pull a named model version from S3 (Ceph RGW) to local disk, verified by sha256
+version_added: "0.1.0"
+author:
+  - llmfleet engineers (@llmfleet)
+description:
+  - Reads C(s3://<bucket>/<name>/<version>/MANIFEST.sha256), downloads every file it lists with parallel range
+    GETs into a staging directory, verifies every sha256 and renames the directory to C(<root>/<name>/<version>)
+    with a C(.ready) marker. A mismatch fails and leaves nothing in place.
+  - A version already present with the same manifest and a C(.ready) marker is left alone (C(changed=false)).
+  - Returns the bytes moved and the throughput.
+options:
+  endpoint:
+    description: RGW endpoint URL.
+    type: str
+    required: true
+  access_key:
+    description: S3 access key (a read-only user).
+    type: str
+    required: true
+  secret_key:
+    description: S3 secret key.
+    type: str
+    required: true
+  bucket:
+    description: Bucket of the models.
+    type: str
+    default: models
+  name:
+    description: Model name (first path component).
+    type: str
+    required: true
+  version:
+    description: Model version (second path component).
+    type: str
+    required: true
+  root:
+    description: Local model root (on NVMe).
+    type: path
+    default: /var/lib/llmfleet/models
+  parallel:
+    description: Concurrent range GETs.
+    type: int
+    default: 4
+  part_size_mb:
+    description: Size of one range GET in MiB.
+    type: int
+    default: 32
+  force:
+    description: Download and verify again even when the version is present.
+    type: bool
+    default: false
+  region:
+    description: SigV4 region.
+    type: str
+    default: default
+attributes:
+  check_mode:
+    description: Reads the manifest and reports whether a download would happen.
+    support: full
+  diff_mode:
+    description: No diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Pull deepseek-v3 2025-05 to NVMe
+  llmfleet.baremetal.model_sync:
+    endpoint: http://10.0.0.11:7480
+    access_key: "{{ reader.access_key }}"
+    secret_key: "{{ reader.secret_key }}"
+    name: deepseek-v3
+    version: "2025-05"
+    root: /nvme/models
+"""
+
+RETURN = r"""
+path:
+  description: Local directory of the version.
+  returned: always
+  type: str
+files:
+  description: Number of files in the manifest.
+  returned: always
+  type: int
+bytes:
+  description: Bytes downloaded in this run.
+  returned: always
+  type: int
+seconds:
+  description: Download time.
+  returned: always
+  type: float
+mb_per_s:
+  description: Download throughput (MB/s, 10^6 bytes), null when nothing was downloaded.
+  returned: always
+  type: float
+manifest_sha256:
+  description: sha256 of the manifest.
+  returned: always
+  type: str
+ready:
+  description: The version is in place and verified.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import S3Client, S3Error, sync_model
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoint=dict(type="str", required=True),
+            access_key=dict(type="str", required=True, no_log=True),
+            secret_key=dict(type="str", required=True, no_log=True),
+            bucket=dict(type="str", default="models"),
+            name=dict(type="str", required=True),
+            version=dict(type="str", required=True),
+            root=dict(type="path", default="/var/lib/llmfleet/models"),
+            parallel=dict(type="int", default=4),
+            part_size_mb=dict(type="int", default=32),
+            force=dict(type="bool", default=False),
+            region=dict(type="str", default="default"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        client = S3Client(p["endpoint"], p["access_key"], p["secret_key"], p["region"], timeout=120)
+        res = sync_model(client, p["bucket"], p["name"], p["version"], p["root"], parallel=p["parallel"],
+                         part_size=p["part_size_mb"] << 20, check_mode=module.check_mode, force=p["force"])
+    except (S3Error, OSError) as exc:
+        module.fail_json(msg="model_sync %s/%s: %s" % (p["name"], p["version"], exc))
+    module.exit_json(**res)
+
+
+if __name__ == "__main__":
+    main()
