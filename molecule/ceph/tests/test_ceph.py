@@ -180,8 +180,11 @@ def test_one_osd_down_degraded_still_reads_then_recovers(s1, s3h, gpu, secrets):
     osd_id = s3h.run("ls /var/lib/ceph/osd").stdout.split()[0].rsplit("-", 1)[1]
     assert s3h.run("systemctl stop ceph-osd@%s" % osd_id).rc == 0
     try:
+        # Wait for the settled degraded state: right after the stop, PGs led by the stopped OSD report
+        # stale/peering for a few seconds until the monitors mark it down and the PGs re-peer.
         st, t_down = _wait_health(
-            s1, lambda s: {"OSD_DOWN", "PG_DEGRADED"} <= set(s["health"]["checks"]), 180)
+            s1, lambda s: {"OSD_DOWN", "PG_DEGRADED"} <= set(s["health"]["checks"]) and not any(
+                "stale" in p["state_name"] or "peering" in p["state_name"] for p in s["pgmap"]["pgs_by_state"]), 180)
         assert st["health"]["status"] == "HEALTH_WARN"
         states = {p["state_name"]: p["count"] for p in st["pgmap"]["pgs_by_state"]}
         print("\nOSD %s down after %.0fs: %s, checks %s, PGs %s" % (
