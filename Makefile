@@ -79,8 +79,11 @@ promtool:
 molecule:
 	@mkdir -p runs; : > runs/molecule-times.txt
 	@failed=""; for s in $(SCENARIOS); do \
-	  echo "== molecule test -s $$s"; t0=$$(date +%s); \
-	  if molecule test -s $$s; then r=passed; else r=FAILED; failed="$$failed $$s"; fi; \
+	  echo "== molecule test -s $$s (log: runs/molecule-$$s.log; disk free: $$(df -h --output=avail . | tail -1 | tr -d ' '))"; \
+	  t0=$$(date +%s); \
+	  if molecule test -s $$s > runs/molecule-$$s.log 2>&1; then r=passed; else r=FAILED; failed="$$failed $$s"; \
+	    echo "---- last 150 lines of runs/molecule-$$s.log ----"; tail -n 150 runs/molecule-$$s.log; fi; \
+	  grep -E '^(PLAY RECAP|[a-z0-9-]+ +: ok=)|passed|failed' runs/molecule-$$s.log | grep -vE '^(TASK|FAILED - RETRYING)' | tail -n 12; \
 	  echo "scenario $$s: $$r in $$(( $$(date +%s) - t0 ))s" | tee -a runs/molecule-times.txt; \
 	done; [ -z "$$failed" ] || { echo "failed scenarios:$$failed"; exit 1; }
 
