@@ -132,7 +132,10 @@ def up(inventory: Path, name: str | None = None, log=print) -> list[dict]:
     for kind, group in _kinds(hosts).items():
         backend = _backend(kind)
         t0 = time.monotonic()
-        backend.ensure_image(ctx)
+        if hasattr(backend, "ensure_images"):
+            backend.ensure_images(ctx, group)
+        else:
+            backend.ensure_image(ctx)
         log(f"{kind} image ready in {time.monotonic() - t0:.1f}s")
         if hasattr(backend, "prepare"):
             backend.prepare(ctx, group)

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -172,6 +173,29 @@ class VMSpec:
     accel: str = "tcg"
     boot_timeout_s: int = DEFAULT_BOOT_TIMEOUT_S
     kernel_args_extra: str = ""
+    packages: tuple = ()
+
+
+def _packages(name: str, value) -> tuple:
+    """llmfleet_vm_packages: Debian package names baked into a derived base image (installed in the chroot)."""
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(p, str) and re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", p) for p in value
+    ):
+        raise ValueError(
+            f"{name}: llmfleet_vm_packages must be a list of Debian package names, got {value!r}"
+        )
+    return tuple(sorted(set(value)))
+
+
+def image_digest(base_digest: str, packages=()) -> str:
+    """Cache key of a base image: the recipe hash, plus the extra packages for a derived image."""
+    if not packages:
+        return base_digest
+    return hashlib.sha256(
+        ("%s\0packages\0%s" % (base_digest, " ".join(sorted(packages)))).encode()
+    ).hexdigest()
 
 
 def _as_int(v, what: str) -> int:
@@ -212,10 +236,17 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
         nics.append({"net": str(n["net"]), "queues": q, "numa_node": node})
     disks = []
     for i, d in enumerate(hv.get("llmfleet_vm_disks") or []):
-        size = _as_int((d or {}).get("size_gb", 2), "size_gb")
-        if size < 1:
-            raise ValueError(f"{name}: llmfleet_vm_disks[{i}].size_gb must be >= 1")
-        disks.append({"size_gb": size})
+        d = d or {}
+        if "size_mb" in d:
+            size_mb = _as_int(d["size_mb"], "size_mb")
+            if size_mb < 64:
+                raise ValueError(f"{name}: llmfleet_vm_disks[{i}].size_mb must be >= 64")
+        else:
+            size_gb = _as_int(d.get("size_gb", 2), "size_gb")
+            if size_gb < 1:
+                raise ValueError(f"{name}: llmfleet_vm_disks[{i}].size_gb must be >= 1")
+            size_mb = size_gb * 1024
+        disks.append({"size_mb": size_mb})
     accel = str(
         hv.get("llmfleet_vm_accel") or os.environ.get("LLMFLEET_VM_ACCEL") or "tcg"
     )
@@ -239,6 +270,7 @@ def spec_from_hv(name: str, hv: dict) -> VMSpec:
             "llmfleet_vm_boot_timeout",
         ),
         kernel_args_extra=str(hv.get("llmfleet_vm_kernel_args", "") or ""),
+        packages=_packages(name, hv.get("llmfleet_vm_packages")),
     )
     if spec.cpus < 1 or spec.memory_mb < 256:
         raise ValueError(
@@ -454,8 +486,9 @@ def _image_complete(d: pathlib.Path) -> bool:
     )
 
 
-def _prune_images(ctx, keep: pathlib.Path) -> None:
-    """Remove base images of older recipes that no VM overlay (of any lab) still uses."""
+def _prune_images(ctx, keep: pathlib.Path, recipe: str = "") -> None:
+    """Remove base images of older recipes that no VM overlay (of any lab) still uses (images of the current
+    recipe, derived ones with other packages included, stay)."""
     vmcache = pathlib.Path(ctx.cache_dir) / "vm"
     used = set()
     for meta in (pathlib.Path(ctx.cache_dir) / "labs").glob("*/*.vm.json"):
@@ -464,6 +497,9 @@ def _prune_images(ctx, keep: pathlib.Path) -> None:
     for d in vmcache.iterdir():
         if d == keep or d.name.startswith(".") or not (d / "recipe.sha256").exists():
             continue
+        with contextlib.suppress(OSError):
+            if recipe and (d / "base-recipe.sha256").read_text().strip() == recipe:
+                continue
         if str(d) not in used:
             _log(ctx, f"vm: removing unused old base image {d}")
             shutil.rmtree(d, ignore_errors=True)
@@ -471,10 +507,14 @@ def _prune_images(ctx, keep: pathlib.Path) -> None:
                 (vmcache / f"build-{d.name}.log").unlink()
 
 
-def ensure_image(ctx) -> pathlib.Path:
-    """Return the cached base disk (qcow2), building it if its recipe changed."""
+def ensure_image(ctx, packages=()) -> pathlib.Path:
+    """Return the cached base disk (qcow2), building it if its recipe changed.
+
+    ``packages`` (a host's ``llmfleet_vm_packages``) selects a derived image: the same recipe with those
+    packages installed in the chroot at build time (fast), instead of by apt inside a TCG guest (slow)."""
     rdir = recipe_dir()
-    digest = recipe_hash(rdir)
+    recipe = recipe_hash(rdir)
+    digest = image_digest(recipe, packages)
     d = _image_dir(ctx, digest)
     if _image_complete(d):
         return d / "base.qcow2"
@@ -500,12 +540,15 @@ def ensure_image(ctx) -> pathlib.Path:
         logf = vmcache / f"build-{digest[:16]}.log"
         _log(
             ctx,
-            f"vm: building base image {digest[:16]} (debootstrap, a few minutes); log: {logf}",
+            f"vm: building base image {digest[:16]}"
+            + (f" with {' '.join(packages)}" if packages else "")
+            + f" (debootstrap, a few minutes); log: {logf}",
         )
         t0 = time.monotonic()
         env = dict(
             os.environ,
             PATH=os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin",
+            LLMFLEET_VM_EXTRA_PACKAGES=" ".join(packages),
         )
         with open(logf, "w") as lf:
             rc = subprocess.call(
@@ -519,14 +562,22 @@ def ensure_image(ctx) -> pathlib.Path:
             shutil.rmtree(tmp, ignore_errors=True)
             raise RuntimeError(f"vm image build failed (rc={rc}), see {logf}:\n{tail}")
         (tmp / "recipe.sha256").write_text(digest + "\n")
+        (tmp / "base-recipe.sha256").write_text(recipe + "\n")
+        (tmp / "packages").write_text(" ".join(packages) + "\n")
         build_s = time.monotonic() - t0
         (tmp / "build-seconds").write_text(f"{build_s:.1f}\n")
         if d.exists():
             shutil.rmtree(d)
         os.rename(tmp, d)
         _log(ctx, f"vm: base image built in {build_s:.0f}s: {d}")
-        _prune_images(ctx, keep=d)
+        _prune_images(ctx, keep=d, recipe=recipe)
     return d / "base.qcow2"
+
+
+def ensure_images(ctx, group: dict) -> list[pathlib.Path]:
+    """The base images a group of VM hosts needs: one per distinct ``llmfleet_vm_packages`` set."""
+    sets = sorted({spec_from_hv(h, hv).packages for h, hv in group.items()})
+    return [ensure_image(ctx, packages) for packages in sets]
 
 
 # --------------------------------------------------------------------------
@@ -706,7 +757,7 @@ def up(name: str, hv: dict, ctx) -> dict:
         _wait_ssh(spec, paths, ctx, pid, spec.boot_timeout_s)
         return _result(spec, "running", None, with_boot=True)
 
-    base = ensure_image(ctx)
+    base = ensure_image(ctx, spec.packages)
     image = Image.from_base(base)
     if not _port_free(spec.port):
         raise RuntimeError(f"vm {name}: 127.0.0.1:{spec.port} is already in use")
@@ -743,7 +794,7 @@ def up(name: str, hv: dict, ctx) -> dict:
                     "-f",
                     "qcow2",
                     str(paths.disk(i)),
-                    f"{d['size_gb']}G",
+                    f"{d['size_mb']}M",
                 ],
                 check=True,
             )

@@ -75,7 +75,7 @@ mount -t sysfs sysfs "$ROOT/sys"
 mount --bind /dev "$ROOT/dev"
 mount --bind /dev/pts "$ROOT/dev/pts"
 
-chroot "$ROOT" /bin/bash -euc '
+chroot "$ROOT" /usr/bin/env LLMFLEET_VM_EXTRA_PACKAGES="${LLMFLEET_VM_EXTRA_PACKAGES:-}" /bin/bash -euc '
   export DEBIAN_FRONTEND=noninteractive LC_ALL=C
   passwd -l root >/dev/null
   systemctl enable systemd-networkd.service llmfleet-firstboot.service ssh.service
@@ -86,6 +86,18 @@ chroot "$ROOT" /bin/bash -euc '
     systemctl mask "$u" || true
   done
   systemctl set-default multi-user.target
+  if [ -n "${LLMFLEET_VM_EXTRA_PACKAGES:-}" ]; then
+    # a derived image (llmfleet_vm_packages): the packages a scenario would otherwise apt-get inside TCG
+    # (minutes each under TCG); policy-rc.d keeps their services from starting in the chroot
+    printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
+    enabled() { systemctl list-unit-files --state=enabled --no-legend | awk "{print \$1}" | sort; }
+    before=$(enabled)
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends $LLMFLEET_VM_EXTRA_PACKAGES
+    rm -f /usr/sbin/policy-rc.d
+    # installed, never started, not enabled: the roles under test enable what they own
+    comm -13 <(echo "$before") <(enabled) | xargs -r systemctl disable
+  fi
   update-initramfs -u -k all
   apt-get clean
   rm -rf /var/lib/apt/lists/* /var/log/*.log /var/cache/debconf/*-old /usr/share/doc/* /usr/share/man/* /usr/share/locale/*

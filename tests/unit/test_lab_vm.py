@@ -155,6 +155,14 @@ def test_disks():
         lab_vm.spec_from_hv(
             "vm1", {"ansible_port": 2331, "llmfleet_vm_disks": [{"size_gb": 0}]}
         )
+    spec = lab_vm.spec_from_hv(
+        "vm1", {"ansible_port": 2331, "llmfleet_vm_disks": [{"size_mb": 256}, {"size_gb": 2}]}
+    )
+    assert [d["size_mb"] for d in spec.disks] == [256, 2048]
+    with pytest.raises(ValueError, match="size_mb must be >= 64"):
+        lab_vm.spec_from_hv(
+            "vm1", {"ansible_port": 2331, "llmfleet_vm_disks": [{"size_mb": 8}]}
+        )
 
 
 def test_recipe_hash_changes_with_recipe(tmp_path):
@@ -225,3 +233,15 @@ def test_nic_numa_node_must_exist():
     with pytest.raises(ValueError, match="numa_node 2 needs llmfleet_vm_numa_nodes > 2"):
         lab_vm.spec_from_hv("tv1", {"ansible_port": 2399, "llmfleet_vm_cpus": 4, "llmfleet_vm_numa_nodes": 2,
                                     "llmfleet_vm_nics": [{"net": "fab", "numa_node": 2}]})
+
+
+def test_vm_packages_select_a_derived_image():
+    spec = lab_vm.spec_from_hv("vm1", {"ansible_port": 2331, "llmfleet_vm_packages": ["pacemaker", "drbd-utils", "pacemaker"]})
+    assert spec.packages == ("drbd-utils", "pacemaker")
+    assert lab_vm.spec_from_hv("vm1", {"ansible_port": 2331}).packages == ()
+    base = "a" * 64
+    assert lab_vm.image_digest(base, ()) == base
+    derived = lab_vm.image_digest(base, spec.packages)
+    assert derived != base and derived == lab_vm.image_digest(base, ("pacemaker", "drbd-utils"))
+    with pytest.raises(ValueError, match="llmfleet_vm_packages"):
+        lab_vm.spec_from_hv("vm1", {"ansible_port": 2331, "llmfleet_vm_packages": "pacemaker; rm -rf /"})
