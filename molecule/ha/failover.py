@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, llmfleet engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fault injection for the HA gateway lab (molecule/ha verify step).
+
+Writes N audit records through the gateway (HTTPS to the VIP with the API key and an X-Request-Id each), then
+  (a) standby of the primary node, (b) kill -9 corosync on the primary (the survivor fences it: lab SSH reset),
+  (c) cut of the DRBD replication port on the primary with iptables, more writes, heal, resync, switchover.
+After each fault: the VIP answers on the survivor, DRBD is Primary there and every request id written so far is in
+the audit log on the DRBD volume (sha256 over the sorted ids compared).  Recovery time = fault injected until the
+VIP answered an authenticated request again.  Requests are sent from inside a VM (the front network is only
+between the VMs).  Prints a table and writes JSON to lab/cache/labs/ha/failover.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.environ.get("LLMFLEET_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KEY = os.path.join(ROOT, "lab", "cache", "labs", "ha", "ssh", "id_ed25519")
+PORTS = {"hagw1": 2361, "hagw2": 2362}
+VIP = "10.99.1.100"
+NAME = "gateway.ha.lab"
+API_KEY = "lab-key-0123456789abcdef"
+AUDIT = "/srv/llmfleet-gateway/audit.log"
+N = int(os.environ.get("HA_RECORDS", "40"))
+TIMEOUT = int(os.environ.get("HA_FAULT_TIMEOUT", "600"))
+
+
+def log(msg):
+    print("[%7.1f] %s" % (time.time() - T0, msg), flush=True)
+
+
+def ssh(host, cmd, timeout=60, check=True):
+    argv = ["ssh", "-i", KEY, "-p", str(PORTS[host]), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", "root@127.0.0.1", cmd]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        if check:
+            raise RuntimeError("%s: timed out: %s" % (host, cmd))
+        return 124, ""
+    if check and proc.returncode != 0:
+        raise RuntimeError("%s: rc=%d: %s\n%s%s" % (host, proc.returncode, cmd, proc.stdout, proc.stderr))
+    return proc.returncode, proc.stdout
+
+
+def other(host):
+    return "hagw2" if host == "hagw1" else "hagw1"
+
+
+def primary():
+    """The node where the gateway group runs (asked on any node that answers)."""
+    for host in PORTS:
+        rc, out = ssh(host, "crm_resource --resource llmfleet-gw-nginx --locate 2>/dev/null", timeout=30, check=False)
+        if rc == 0 and "is running on:" in out:
+            return out.strip().split()[-1]
+    return None
+
+
+def curl_cmd(rid, max_time=5):
+    return ("curl -sS -o /dev/null -w '%%{http_code}' --max-time %d --cacert /root/ha-lab-ca.crt --resolve %s:443:%s "
+            "-H 'X-API-Key: %s' -H 'X-Request-Id: %s' https://%s/v1/models" % (max_time, NAME, VIP, API_KEY, rid, NAME))
+
+
+def write_records(client, prefix, count):
+    """count HTTPS requests through the VIP from client, one shell loop; returns the ids that got 200."""
+    ids = ["%s-%04d" % (prefix, i) for i in range(count)]
+    script = "; ".join("printf '%s %%s\\n' \"$(%s)\"" % (rid, curl_cmd(rid, 40)) for rid in ids)
+    rc, out = ssh(client, script, timeout=600, check=False)
+    ok = [line.split()[0] for line in out.splitlines() if line.endswith(" 200")]
+    if len(ok) != count:
+        raise RuntimeError("only %d of %d requests from %s got 200: %s" % (len(ok), count, client, out[-500:]))
+    return ok
+
+
+def wait_vip(client, deadline, label):
+    """Poll an authenticated request until it answers 200; returns the seconds waited from the caller's start."""
+    n = 0
+    while time.time() < deadline:
+        n += 1
+        # counts only once the VIP is on the client (the survivor) itself: a killed node may keep serving meanwhile
+        rc, out = ssh(client, "ip -o -4 addr show | grep -q ' %s/' && %s" % (VIP, curl_cmd("probe-%s-%d" % (label, n))),
+                      timeout=20, check=False)
+        if out.strip() == "200":
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def check_state(node, ids, label):
+    """DRBD Primary on node, the VIP on node, every id in the audit log; returns (present, checksum ok)."""
+    rc, role = ssh(node, "drbdadm role gw")
+    if not role.strip().startswith("Primary"):
+        raise RuntimeError("%s: DRBD is %s on %s, expected Primary" % (label, role.strip(), node))
+    rc, addr = ssh(node, "ip -o -4 addr show")
+    if VIP not in addr:
+        raise RuntimeError("%s: VIP %s is not on %s" % (label, VIP, node))
+    rc, logged = ssh(node, "grep -o '\"request_id\":\"[^\"]*\"' %s | cut -d'\"' -f4 | sort -u" % AUDIT, timeout=60)
+    have = set(logged.split())
+    missing = [i for i in ids if i not in have]
+    want_sum = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    got_sum = hashlib.sha256("\n".join(sorted(i for i in have if i in set(ids))).encode()).hexdigest()
+    return missing, want_sum == got_sum, want_sum
+
+
+def wait_until(pred, deadline, what):
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(1)
+    raise RuntimeError("timed out waiting for %s" % what)
+
+
+def drbd_synced(host):
+    rc, out = ssh(host, "drbdadm dstate gw", check=False, timeout=20)
+    return rc == 0 and out.strip() == "UpToDate/UpToDate"
+
+
+def online_both():
+    rc, out = ssh("hagw1", "crm_mon -1 --output-as=xml", check=False, timeout=30)
+    return rc == 0 and out.count('online="true"') >= 2 and 'standby="true"' not in out
+
+
+def fault_standby(prim, surv):
+    ssh(prim, "crm_attribute --node %s --name standby --update on" % prim)
+
+
+def fault_kill(prim, surv):
+    ssh(prim, "pkill -9 -x corosync", check=False, timeout=10)
+
+
+def fault_cut(prim, surv):
+    ssh(prim, "iptables -I INPUT -p tcp --dport 7789 -j DROP && iptables -I OUTPUT -p tcp --dport 7789 -j DROP "
+              "&& iptables -I INPUT -p tcp --sport 7789 -j DROP && iptables -I OUTPUT -p tcp --sport 7789 -j DROP")
+
+
+def main():
+    results = []
+    ids = []
+    deadline_all = time.time() + 1500
+    wait_until(online_both, time.time() + TIMEOUT, "both nodes online")
+    wait_until(lambda: drbd_synced("hagw1"), time.time() + TIMEOUT, "DRBD UpToDate/UpToDate")
+    for fault in ("standby", "kill-9-corosync", "replication-cut"):
+        prim = primary()
+        if prim is None:
+            raise RuntimeError("gateway not running before %s" % fault)
+        surv = other(prim)
+        ids += write_records(surv, fault, N)
+        log("%s: wrote %d records through the VIP (total %d), primary %s" % (fault, N, len(ids), prim))
+        t0 = time.time()
+        if fault == "standby":
+            fault_standby(prim, surv)
+        elif fault == "kill-9-corosync":
+            fault_kill(prim, surv)
+        else:
+            fault_cut(prim, surv)
+        if fault != "replication-cut":
+            if not wait_vip(surv, t0 + TIMEOUT, fault):
+                raise RuntimeError("%s: the VIP did not answer within %d s" % (fault, TIMEOUT))
+            recovery = time.time() - t0
+            wait_until(lambda: primary() == surv, time.time() + 60, "gateway on %s" % surv)
+            missing, sum_ok, digest = check_state(surv, ids, fault)
+            new_primary = surv
+        else:
+            # writes go on during the cut (resource-only fencing outdates the peer), then heal and resync
+            more = write_records(surv, "during-cut", N)
+            ids += more
+            recovery = time.time() - t0
+            log("replication-cut: %d more records written on %s during the cut in %.1f s" % (N, prim, recovery))
+            ssh(prim, "iptables -F INPUT && iptables -F OUTPUT")
+            t1 = time.time()
+            wait_until(lambda: drbd_synced(prim), t1 + TIMEOUT, "resync after the heal")
+            resync = time.time() - t1
+            log("replication-cut: healed, resynced in %.1f s" % resync)
+            missing, sum_ok, digest = check_state(prim, ids, fault + " (before switchover)")
+            if missing:
+                raise RuntimeError("records missing on the primary after the cut: %s" % missing[:5])
+            # controlled switchover: the former peer must have every record
+            t2 = time.time()
+            ssh(prim, "crm_attribute --node %s --name standby --update on" % prim)
+            if not wait_vip(surv, t2 + TIMEOUT, "switchover"):
+                raise RuntimeError("switchover after the cut: the VIP did not answer")
+            log("replication-cut: switchover to %s in %.1f s" % (surv, time.time() - t2))
+            wait_until(lambda: primary() == surv, time.time() + 60, "gateway on %s" % surv)
+            missing, sum_ok, digest = check_state(surv, ids, fault)
+            new_primary = surv
+            ssh(prim, "crm_attribute --node %s --name standby --delete" % prim)
+        results.append({"fault": fault, "old_primary": prim, "new_primary": new_primary, "records": len(ids),
+                        "lost": len(missing), "checksum_ok": sum_ok, "sha256": digest,
+                        "recovery_s": round(recovery, 1)})
+        log("%s: primary now %s, %d records, %d lost, checksum %s, recovered in %.1f s"
+            % (fault, new_primary, len(ids), len(missing), "ok" if sum_ok else "MISMATCH", recovery))
+        if missing:
+            raise RuntimeError("%s: %d records lost, e.g. %s" % (fault, len(missing), missing[:5]))
+        # restore the old primary as a healthy peer before the next fault
+        if fault == "standby":
+            ssh(prim, "crm_attribute --node %s --name standby --delete" % prim)
+        elif fault == "kill-9-corosync":
+            # fenced (reset) by the survivor; it boots and rejoins by itself
+            t3 = time.time()
+            wait_until(online_both, t3 + 600, "%s back in the cluster after fencing" % prim)
+            results[-1]["fenced_node_rejoined_s"] = round(time.time() - t3, 1)
+        wait_until(online_both, time.time() + TIMEOUT, "both nodes online")
+        wait_until(lambda: drbd_synced(surv), time.time() + TIMEOUT, "DRBD UpToDate/UpToDate")
+        if time.time() > deadline_all:
+            raise RuntimeError("fault tests ran past 25 minutes")
+    print("\nfault              old->new       records  lost  checksum  recovery")
+    for r in results:
+        print("%-18s %-14s %7d %5d  %-8s  %6.1f s" % (r["fault"], r["old_primary"] + "->" + r["new_primary"], r["records"],
+                                                    r["lost"], "ok" if r["checksum_ok"] else "BAD", r["recovery_s"]))
+    out = os.path.join(ROOT, "lab", "cache", "labs", "ha", "failover.json")
+    with open(out, "w") as fh:
+        json.dump(results, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    T0 = time.time()
+    try:
+        sys.exit(main())
+    except RuntimeError as exc:
+        print("FAILOVER TEST FAILED: %s" % exc, flush=True)
+        sys.exit(1)
