@@ -49,11 +49,11 @@ CASES = cases()
 
 
 def test_every_role_has_negative_cases():
-    covered = {role for role, _, _ in CASES}
+    covered = {case[0] for case in CASES}
     assert covered == set(ROLES), "roles without a typed option to test: %s" % sorted(set(ROLES) - covered)
 
 
-@pytest.mark.parametrize("role,option,value", CASES, ids=["%s.%s" % (r, o) for r, o, _ in CASES])
+@pytest.mark.parametrize("role,option,value", CASES, ids=["%s.%s" % case[:2] for case in CASES])
 def test_wrong_value_is_refused_naming_the_variable(role, option, value):
     options = role_options(role)
     validator = ArgumentSpecValidator(options)
