@@ -94,6 +94,21 @@ def recap(raw_stats: dict | None) -> dict:
     return out
 
 
+def forks_for(host_count: int) -> int:
+    """One fork per host, at least 5, at most 50 (SSH and controller CPU are the limits beyond)."""
+    return max(5, min(50, int(host_count)))
+
+
+def _host_count(inventory: Path) -> int:
+    try:
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+
+        return len(InventoryManager(loader=DataLoader(), sources=[str(inventory)]).get_hosts())
+    except Exception:  # noqa: BLE001 - a broken inventory is reported by ansible-playbook itself
+        return 0
+
+
 def run_playbook(
     inventory: Path,
     playbook: str = "site.yml",
@@ -130,6 +145,8 @@ def run_playbook(
         "LLMFLEET_ROOT": str(paths.ROOT),
         "LLMFLEET_RUN_DIR": str(run_dir),
     }
+    if "ANSIBLE_FORKS" not in os.environ:
+        envvars["ANSIBLE_FORKS"] = str(forks_for(_host_count(inventory)))
     progress = Progress(console)
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -172,6 +189,7 @@ def run_playbook(
         "limit": limit,
         "tags": tags,
         "check": check,
+        "forks": int(envvars.get("ANSIBLE_FORKS") or os.environ.get("ANSIBLE_FORKS") or 0),
         "started": started,
         "duration_s": round(duration, 2),
         "status": r.status,

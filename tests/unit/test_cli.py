@@ -79,3 +79,10 @@ def test_preflight_table_lists_every_violation(tmp_path):
     assert set(reports) == {"a", "b"}
     table = cli.preflight_table(reports)
     assert table.row_count == 3
+
+
+def test_forks_sized_to_the_inventory():
+    assert runner.forks_for(1) == 5
+    assert runner.forks_for(8) == 8
+    assert runner.forks_for(400) == 50
+    assert runner._host_count(runner.paths.ROOT / "inventories" / "lab") == 3
