@@ -21,6 +21,7 @@ export PY_COLORS := 0
 help:
 	@echo "make demo   - set up, bring the local lab up, deploy site.yml with llmfleet, print the recap"
 	@echo "make test   - lint, ansible-test sanity, unit tests, collection build, Molecule scenarios ($(SCENARIOS))"
+	@echo "make bench  - site.yml timings on 1/4/8-host labs (first converge, no-op, pre-flight; median of 3)"
 	@echo "make deps   - Debian packages the lab needs (docker.io, debootstrap, qemu, ...) and a running dockerd"
 	@echo "make venv   - the pinned controller environment in $(VENV) (requirements.lock)"
 
@@ -87,8 +88,11 @@ molecule:
 	  echo "scenario $$s: $$r in $$(( $$(date +%s) - t0 ))s" | tee -a runs/molecule-times.txt; \
 	done; [ -z "$$failed" ] || { echo "failed scenarios:$$failed"; exit 1; }
 
-bench: venv
-	@echo "make bench arrives with the fleet-operations issue"
+# Not part of `make test`: site.yml first converge + no-op re-run + pre-flight on 1, 4 and 8 lab hosts, median of 3.
+BENCH_SIZES ?= 1 4 8
+BENCH_RUNS ?= 3
+bench: deps venv
+	$(BIN)/python lab/bench/bench.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf runs build .cache $(SANITY_ROOT)

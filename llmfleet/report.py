@@ -48,6 +48,28 @@ def latest_deploy(run_root: Path | None = None) -> dict | None:
     return None
 
 
+PLAN_TASK = "Plan the model-server instances from the GPU topology"
+
+
+def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[str, list[dict]]:
+    """Model-server instances per host as the last site deploy planned them (the model_server role's plan task,
+    read from that run's events.json: name, unit, GPUs, CPUs, port)."""
+    if not deploy or not deploy.get("_run"):
+        return {}
+    events = (run_root or paths.RUNS) / deploy["_run"] / "events.json"
+    if not events.exists():
+        return {}
+    out: dict[str, list[dict]] = {}
+    for ev in json.loads(events.read_text()):
+        data = ev.get("event_data") or {}
+        if ev.get("event") != "runner_on_ok" or data.get("task") != PLAN_TASK:
+            continue
+        plan = ((data.get("res") or {}).get("ansible_facts") or {}).get("__model_server_plan") or []
+        out[data.get("host")] = [{k: inst.get(k) for k in ("name", "unit", "engine", "model", "gpus", "cpus", "port")}
+                                 for inst in plan if isinstance(inst, dict)]
+    return out
+
+
 def _gid(i) -> str:
     return f"gpu{i}"
 
@@ -114,6 +136,15 @@ def topology_dot(host: str, rep: dict, instances: list[dict] | None = None) -> s
         for g in gpus:
             if g.get("nvlink_nvswitch_links"):
                 lines.append(f'  {_gid(g["index"])} -- nvswitch [label="{g["nvlink_nvswitch_links"]} links", color="#5e35b1", penwidth=2];')
+    known_gpus = {g["index"] for g in gpus}
+    for k, inst in enumerate(instances or []):
+        label = f"model server {inst.get('name', '?')}\\n{inst.get('engine') or ''} · {inst.get('model') or ''}"
+        if inst.get("cpus"):
+            label += f"\\nCPUs {inst['cpus']}"
+        lines.append(f'  "inst{k}" [label="{label}", shape=note, fillcolor="#ffe0b2"];')
+        for idx in inst.get("gpus") or []:
+            if idx in known_gpus:
+                lines.append(f'  "inst{k}" -- {_gid(idx)} [style=dashed, color="#e65100", penwidth=1.5];')
     lines.append("}")
     return "\n".join(lines)
 
@@ -133,6 +164,7 @@ def fleet_model(inventory_hosts: dict, run_root: Path | None = None) -> dict:
     hosts = sorted(inventory_hosts)
     reports = latest_reports(hosts, run_root)
     deploy = latest_deploy(run_root)
+    instances = deploy_instances(deploy, run_root)
     out = {"schema": "llmfleet.report/v1", "generated": dt.datetime.now(dt.timezone.utc).isoformat(),
            "deploy_run": deploy.get("_run") if deploy else None, "hosts": {}}
     for h in hosts:
@@ -163,8 +195,9 @@ def fleet_model(inventory_hosts: dict, run_root: Path | None = None) -> dict:
             "deploy": recap,
             "has_gpus": bool(gf.get("gpus")),
         }
+        out["hosts"][h]["model_servers"] = instances.get(h, [])
         if gf.get("gpus"):
-            out["hosts"][h]["topology_dot"] = topology_dot(h, rep)
+            out["hosts"][h]["topology_dot"] = topology_dot(h, rep, instances.get(h))
     return out
 
 
@@ -213,6 +246,12 @@ def render_html(model: dict) -> str:
             parts.append("</table>")
         for w in (pf or {}).get("warnings", []):
             parts.append(f"<p>warning: {e(str(w.get('message', w)))}</p>")
+        if m.get("model_servers"):
+            parts.append("<table><tr><th>model server</th><th>unit</th><th>engine</th><th>model</th><th>GPUs</th><th>CPUs</th></tr>")
+            for inst in m["model_servers"]:
+                parts.append("<tr>" + "".join(f"<td>{e(str(inst.get(k) if inst.get(k) is not None else '—'))}</td>"
+                                              for k in ("name", "unit", "engine", "model", "gpus", "cpus")) + "</tr>")
+            parts.append("</table>")
         if m.get("topology_svg"):
             label = (" (GPUs from a REPLAYED snapshot, not this host's hardware; NUMA nodes and NICs from this host)"
                      if m["gpu_source"] == "replay" else "")

@@ -29,6 +29,12 @@ def runs(tmp_path):
     (old / "preflight-gpu1.json").write_text(json.dumps(_preflight("gpu1", snap, hf, [{"check": "ecc", "gpu": 0}])))
     (new / "preflight-gpu1.json").write_text(json.dumps(_preflight("gpu1", snap, hf)))
     (new / "preflight-svc1.json").write_text(json.dumps({"host": "svc1", "passed": True, "violations": [], "host_facts": hf}))
+    plan = [{"name": "tp2-0", "unit": "llmfleet-model-tp2-0.service", "engine": "llama_cpp", "model": "tiny",
+             "gpus": [0, 1], "cpus": "0-1", "systemd": {"CPUAffinity": "0-1"}}]
+    (new / "events.json").write_text(json.dumps([
+        {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": report.PLAN_TASK,
+                                                 "res": {"ansible_facts": {"__model_server_plan": plan}}}},
+        {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": "something else", "res": {}}}]))
     (new / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False,
                                                   "hosts": {"gpu1": {"ok": 9, "changed": 0, "failures": 0, "unreachable": 0}}}))
     return tmp_path
@@ -56,3 +62,12 @@ def test_html_has_one_picture_per_gpu_node_and_says_replay(runs, tmp_path):
     assert page.count("<svg") == 1
     assert "REPLAYED" in page and "replay of tests/fixtures/gpu/h200x2/snapshot.json" in page
     assert model["hosts"]["gpu1"]["deploy"]["changed"] == 0
+
+
+def test_model_server_instances_come_from_the_last_deploy(runs):
+    model = report.fleet_model({"gpu1": {"group_names": ["gpu_nodes"]}}, runs)
+    servers = model["hosts"]["gpu1"]["model_servers"]
+    assert servers == [{"name": "tp2-0", "unit": "llmfleet-model-tp2-0.service", "engine": "llama_cpp", "model": "tiny",
+                        "gpus": [0, 1], "cpus": "0-1", "port": None}]
+    dot = model["hosts"]["gpu1"]["topology_dot"]
+    assert '"inst0" -- gpu0' in dot and '"inst0" -- gpu1' in dot and "model server tp2-0" in dot

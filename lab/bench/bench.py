@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""`make bench`: site.yml on container labs of 1, 4 and 8 GPU nodes (replaying the recorded H200 x2 / H100
+snapshots), measured through `llmfleet deploy` as an operator runs it.
+
+For every size and every repetition: a fresh lab (`llmfleet lab up`), the first converge, a no-op re-run, then
+`llmfleet preflight`; the lab is taken down between repetitions so that every first converge starts from the
+same blank hosts.  Prints a table of medians and writes runs/bench/bench.json and runs/bench/bench.md.
+
+Targets (issue #9): no-op re-run <= 0.25 x first converge with changed=0; 8 hosts <= 2 x the time of 1 host.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[2]))
+CLI = os.environ.get("LLMFLEET_CLI", str(ROOT / ".venv" / "bin" / "llmfleet"))
+OUT = ROOT / "runs" / "bench"
+FIXTURES = ("h200x2", "h100x1")
+
+
+def write_inventory(size):
+    """A lab inventory of `size` GPU nodes on its own docker network; group_vars from inventories/lab."""
+    name = "bench%d" % size
+    inv = ROOT / "lab" / "cache" / "bench" / name
+    (inv / "group_vars").mkdir(parents=True, exist_ok=True)
+    (inv / "host_vars").mkdir(parents=True, exist_ok=True)
+    lab_all = yaml.safe_load((ROOT / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    lab_all.update({
+        "llmfleet_lab_network": "172.31.%d.0/24" % (250 + size % 5),
+        "llmfleet_site_name": name,
+        "ansible_ssh_private_key_file": "%s/lab/cache/labs/%s/ssh/id_ed25519" % (ROOT, name),
+    })
+    (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(lab_all))
+    gpu = (ROOT / "inventories" / "lab" / "group_vars" / "gpu_nodes.yml").read_text()
+    (inv / "group_vars" / "gpu_nodes.yml").write_text(gpu)
+    hosts = {}
+    for i in range(size):
+        host = "%s-gpu%d" % (name, i + 1)
+        hosts[host] = {"ansible_host": "172.31.%d.%d" % (250 + size % 5, 11 + i)}
+        src = "lab-gpu1.yml" if FIXTURES[i % 2] == "h200x2" else "lab-gpu2.yml"
+        (inv / "host_vars" / (host + ".yml")).write_text((ROOT / "inventories" / "lab" / "host_vars" / src).read_text())
+    (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"gpu_nodes": {"hosts": hosts}}}}))
+    return name, inv
+
+
+def run(*args, timeout=3600):
+    env = dict(os.environ, LLMFLEET_ROOT=str(ROOT), NO_COLOR="1")
+    t0 = time.monotonic()
+    proc = subprocess.run([CLI, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False)
+    return time.monotonic() - t0, proc
+
+
+def deploy(inv):
+    seconds, proc = run("deploy", "-i", str(inv))
+    summary = json.loads(((ROOT / "runs" / "latest").resolve() / "summary.json").read_text())
+    if proc.returncode != 0:
+        raise SystemExit("deploy failed on %s: %s\n%s" % (inv, summary.get("failed_hosts"), proc.stdout[-3000:]))
+    return seconds, summary["changed_total"]
+
+
+def bench_size(size, runs):
+    name, inv = write_inventory(size)
+    rows = []
+    for rep in range(runs):
+        run("lab", "down", "-i", str(inv), "--name", name)
+        _, proc = run("lab", "up", "-i", str(inv), "--name", name)
+        if proc.returncode != 0:
+            raise SystemExit("lab up failed for %s:\n%s%s" % (name, proc.stdout[-3000:], proc.stderr[-2000:]))
+        first, first_changed = deploy(inv)
+        noop, noop_changed = deploy(inv)
+        pre, proc = run("preflight", "-i", str(inv))
+        rows.append({"hosts": size, "rep": rep + 1, "first_s": round(first, 1), "first_changed": first_changed,
+                     "noop_s": round(noop, 1), "noop_changed": noop_changed, "preflight_s": round(pre, 1),
+                     "preflight_rc": proc.returncode})
+        print("  %s run %d: first %.1f s (changed %d), no-op %.1f s (changed %d), preflight %.1f s"
+              % (name, rep + 1, first, first_changed, noop, noop_changed, pre), flush=True)
+    run("lab", "down", "-i", str(inv), "--name", name)
+    return rows
+
+
+def table(rows, sizes):
+    med = {}
+    for size in sizes:
+        r = [x for x in rows if x["hosts"] == size]
+        med[size] = {k: statistics.median(x[k] for x in r) for k in ("first_s", "noop_s", "preflight_s")}
+        med[size]["noop_changed_max"] = max(x["noop_changed"] for x in r)
+        med[size]["runs"] = len(r)
+    base = med[sizes[0]]["first_s"]
+    lines = ["| hosts | runs | first converge (median s) | no-op re-run (median s) | no-op / first | no-op changed "
+             "| first vs %d host(s) | pre-flight per host (s) |" % sizes[0],
+             "|---|---|---|---|---|---|---|---|"]
+    for size in sizes:
+        m = med[size]
+        lines.append("| %d | %d | %.1f | %.1f | %.2f | %d | %.2fx | %.2f |" % (
+            size, m["runs"], m["first_s"], m["noop_s"], m["noop_s"] / m["first_s"], m["noop_changed_max"],
+            m["first_s"] / base, m["preflight_s"] / size))
+    return med, "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 8])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    subprocess.run(["bash", str(ROOT / "lab" / "serving" / "prepare.sh")], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    t0 = time.monotonic()
+    for size in args.sizes:
+        print("bench: %d host(s), %d run(s)" % (size, args.runs), flush=True)
+        rows += bench_size(size, args.runs)
+    med, md = table(rows, args.sizes)
+    (OUT / "bench.json").write_text(json.dumps({"rows": rows, "medians": med,
+                                                "wall_s": round(time.monotonic() - t0, 1)}, indent=2))
+    (OUT / "bench.md").write_text(md + "\n")
+    print(md)
+    ok = all(m["noop_changed_max"] == 0 and m["noop_s"] <= 0.25 * m["first_s"] for m in med.values())
+    ok = ok and med[args.sizes[-1]]["first_s"] <= 2 * med[args.sizes[0]]["first_s"]
+    print("targets (no-op <= 0.25 x first with changed=0; largest <= 2 x smallest): %s" % ("met" if ok else "NOT met"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
