@@ -7,7 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import copy
+import json
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -43,9 +45,37 @@ def alert_rules_override(rules, overrides=None):
     return out
 
 
+def model_server_targets(host, this_run=None, remote_results=None, previous=None, address=None):
+    """The enabled model-server scrape targets of one GPU node, from the best source there is.
+
+    ``this_run``: the node's ``llmfleet_model_servers`` fact when the serving play ran on it in this run;
+    ``remote_results``: the monitoring server's slurp results of ``/etc/llmfleet/model-servers.json`` (looked up
+    by ``item``); ``previous``: the targets the monitoring server kept from its last run.  A node that cannot be
+    read now (down, unreachable) keeps its previous targets, so that ModelServerDown fires for it instead of its
+    targets silently vanishing from Prometheus.  Each target gets ``host`` and ``address``.
+    """
+    if this_run is not None:
+        source = this_run
+    else:
+        read = [r for r in (remote_results or []) if isinstance(r, Mapping) and r.get("item") == host
+                and r.get("content") and not r.get("unreachable")]
+        if read:
+            try:
+                source = json.loads(base64.b64decode(read[0]["content"]).decode("utf-8")).get("instances") or []
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise AnsibleFilterError("%s: /etc/llmfleet/model-servers.json is not valid JSON: %s" % (host, exc))
+        else:
+            return [dict(t) for t in (previous or []) if isinstance(t, Mapping) and t.get("host") == host]
+    if not isinstance(source, (list, tuple)):
+        raise AnsibleFilterError("%s: model servers must be a list, got %s" % (host, type(source).__name__))
+    return [dict(inst, host=host, address=address or host) for inst in source
+            if isinstance(inst, Mapping) and inst.get("enabled")]
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "model_server_instances": model_server_instances,
             "alert_rules_override": alert_rules_override,
+            "model_server_targets": model_server_targets,
         }
