@@ -27,11 +27,16 @@ SECRETS = ROOT / "lab" / "cache" / "secrets" / "molecule-default"
 RUNS = ROOT / "runs"
 
 
-def deploy(*args, timeout=900):
+def cli_env():
+    """The environment an operator's `llmfleet deploy` gets: not molecule's inventory or ansible.cfg."""
     env = dict(os.environ, LLMFLEET_ROOT=str(ROOT), NO_COLOR="1")
     env.pop("ANSIBLE_INVENTORY", None)
     env.pop("ANSIBLE_CONFIG", None)
-    return subprocess.run([CLI, "deploy", "-i", str(INVENTORY), *args], capture_output=True, text=True, env=env,
+    return env
+
+
+def deploy(*args, timeout=900):
+    return subprocess.run([CLI, "deploy", "-i", str(INVENTORY), *args], capture_output=True, text=True, env=cli_env(),
                           cwd=ROOT, timeout=timeout, check=False)
 
 
@@ -99,11 +104,8 @@ def _victim_events(run_dir):
 
 def test_host_stopped_mid_deploy_fails_alone_and_rejoins(runs):
     before = set(RUNS.iterdir())
-    env = dict(os.environ, LLMFLEET_ROOT=str(ROOT), NO_COLOR="1")
-    env.pop("ANSIBLE_INVENTORY", None)
-    env.pop("ANSIBLE_CONFIG", None)
     proc = subprocess.Popen([CLI, "deploy", "-i", str(INVENTORY)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env, cwd=ROOT)
+                            text=True, env=cli_env(), cwd=ROOT)
     container = "%s-%s" % (LAB, VICTIM)
     try:
         # stop the host once the deploy has done real work on it (past pre-flight and into the common role)
