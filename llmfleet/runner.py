@@ -109,6 +109,12 @@ def _host_count(inventory: Path) -> int:
         return 0
 
 
+def latest_summary(run_root: Path | None = None) -> tuple[Path, dict]:
+    """The run directory `runs/latest` points at and its summary.json (what run_playbook wrote last)."""
+    run_dir = ((run_root or paths.RUNS) / "latest").resolve()
+    return run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
 def run_playbook(
     inventory: Path,
     playbook: str = "site.yml",

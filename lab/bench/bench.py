@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from llmfleet import runner
+
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[2]))
 CLI = os.environ.get("LLMFLEET_CLI", str(ROOT / ".venv" / "bin" / "llmfleet"))
 OUT = ROOT / "runs" / "bench"
@@ -60,7 +62,7 @@ def run(*args, timeout=3600):
 
 def deploy(inv):
     seconds, proc = run("deploy", "-i", str(inv))
-    summary = json.loads(((ROOT / "runs" / "latest").resolve() / "summary.json").read_text())
+    _, summary = runner.latest_summary(ROOT / "runs")
     if proc.returncode != 0:
         raise SystemExit("deploy failed on %s: %s\n%s" % (inv, summary.get("failed_hosts"), proc.stdout[-3000:]))
     return seconds, summary["changed_total"]

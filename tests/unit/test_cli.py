@@ -86,3 +86,16 @@ def test_forks_sized_to_the_inventory():
     assert runner.forks_for(8) == 8
     assert runner.forks_for(400) == 50
     assert runner._host_count(runner.paths.ROOT / "inventories" / "lab") == 3
+
+
+def test_latest_summary_follows_the_latest_link(tmp_path):
+    old, new = tmp_path / "20260101-000000-1-site", tmp_path / "20260101-000001-2-site"
+    for d, rc in ((old, 2), (new, 0)):
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({"rc": rc}))
+    (tmp_path / "latest").symlink_to(new.name)
+    run_dir, summary = runner.latest_summary(tmp_path)
+    assert run_dir == new and summary == {"rc": 0}
+    (tmp_path / "latest").unlink()
+    with pytest.raises(FileNotFoundError):
+        runner.latest_summary(tmp_path)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from llmfleet import runner
+
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[3]))
 INVENTORY = ROOT / "molecule" / "default" / "inventory.yml"
 CLI = os.environ.get("LLMFLEET_CLI", "llmfleet")
@@ -41,8 +43,7 @@ def deploy(*args, timeout=900):
 
 
 def latest_summary():
-    run_dir = (RUNS / "latest").resolve()
-    return run_dir, json.loads((run_dir / "summary.json").read_text())
+    return runner.latest_summary(RUNS)
 
 
 def secret_strings():
