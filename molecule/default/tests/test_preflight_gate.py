@@ -15,6 +15,7 @@ BAD = ROOT / "molecule" / "default" / "inventory_bad.yml"
 def bad_run():
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", LLMFLEET_ROOT=str(ROOT))
     env.pop("ANSIBLE_INVENTORY", None)
+    env.pop("ANSIBLE_FORCE_COLOR", None)  # molecule forces colour outside `make`; the recap is parsed below
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(BAD), str(ROOT / "site.yml")],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False,
