@@ -52,12 +52,28 @@ def cmd_lab(args, console: Console) -> int:
     return 0 if all(r["state"] == "running" for r in rows) or args.action == "status" else 1
 
 
+def deploy_extravars(pairs, full=False) -> dict:
+    """`-e KEY=VALUE` pairs (VALUE read as YAML: true, 3, [a, b]) and `--full` as ansible-playbook extra vars."""
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise LlmfleetError(f"-e takes KEY=VALUE with KEY a variable name, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    if full:
+        out["llmfleet_fast_path"] = False
+    return out
+
+
 def cmd_deploy(args, console: Console) -> int:
     from llmfleet.runner import run_playbook
 
     summary = run_playbook(
         Path(args.inventory), playbook=args.playbook, limit=args.limit, tags=args.tags,
         check=args.check, diff=args.diff, console=console,
+        extravars=deploy_extravars(args.extra_vars, args.full),
     )
     if summary["failed_hosts"]:
         console.print(f"[red]failed or unreachable hosts: {', '.join(summary['failed_hosts'])}[/]")
@@ -158,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--check", action="store_true")
     dep.add_argument("--diff", action="store_true")
     dep.add_argument("--playbook", default="site.yml")
+    dep.add_argument("-e", "--extra-vars", action="append", metavar="KEY=VALUE",
+                     help="an extra variable for the run (VALUE read as YAML); repeatable")
+    dep.add_argument("--full", action="store_true",
+                     help="no fast path: run every layer on every host, even those unchanged since their last converge")
     dep.set_defaults(func=cmd_deploy)
 
     pre = sub.add_parser("preflight", help="probe hosts and check them against their expectations; changes nothing")

@@ -99,3 +99,15 @@ def test_latest_summary_follows_the_latest_link(tmp_path):
     (tmp_path / "latest").unlink()
     with pytest.raises(FileNotFoundError):
         runner.latest_summary(tmp_path)
+
+
+def test_deploy_extra_vars_and_full():
+    assert cli.deploy_extravars(["llmfleet_fast_path=true", "n=3", "hosts=[a, b]", "empty="]) == {
+        "llmfleet_fast_path": True, "n": 3, "hosts": ["a", "b"], "empty": ""}
+    assert cli.deploy_extravars(None, full=True) == {"llmfleet_fast_path": False}
+    assert cli.deploy_extravars(["llmfleet_fast_path=true"], full=True) == {"llmfleet_fast_path": False}
+
+
+def test_deploy_extra_vars_without_a_name_is_a_clear_error(capsys):
+    assert cli.main(["deploy", "-i", str(ROOT / "inventories" / "lab"), "-e", "no-equals-sign"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
