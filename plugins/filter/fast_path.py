@@ -54,11 +54,12 @@ class _Wanted(Mapping):
         return self[key] if key in self._keys else default
 
 
-def fast_path_digest(hostvars, hosts):
-    """Digest of the inputs of every host in ``hosts`` and of the collection's roles, plugins and playbooks."""
+def fast_path_inputs(hostvars, hosts, this_host=None, raw=False):
+    """The inputs of every host in ``hosts`` and of the collection's roles, plugins and playbooks, as
+    module_utils/converge_stamp.inputs_summary() (``raw``: the inputs themselves, to see what is hashed)."""
     if not isinstance(hosts, (list, tuple)) or not hosts:
-        raise AnsibleFilterError("fast_path_digest takes hostvars and the list of the fleet's hosts "
-                                 "(groups['all']), got %r" % (hosts,))
+        raise AnsibleFilterError("fast_path_inputs takes hostvars, the list of the fleet's hosts (groups['all']) "
+                                 "and this host's name, got hosts=%r" % (hosts,))
     prefixes = _prefixes()
     fleet = {}
     for host in sorted(hosts):
@@ -66,9 +67,11 @@ def fast_path_digest(hostvars, hosts):
             fleet[host] = cs.host_inputs(_Wanted(hostvars[host]), prefixes)
         except KeyError:
             fleet[host] = None
-    return cs.inputs_digest(fleet, _collection_content())
+    if raw:
+        return fleet
+    return cs.inputs_summary(fleet, this_host, _collection_content())
 
 
 class FilterModule(object):
     def filters(self):
-        return {"fast_path_digest": fast_path_digest}
+        return {"fast_path_inputs": fast_path_inputs}

@@ -28,10 +28,11 @@ import stat
 
 SCHEMA = "llmfleet.converge_stamp/v1"
 
-# Variables that describe the fast path itself, or are written by later layers of the same run.
-_EXCLUDED_VARS = re.compile(r"^llmfleet_(fast_path.*|model_server_restarts|rolling_instances|model_servers|gpu_stack"
-                            r"|rdma_verify|rdma_nccl_env|rdma_fabric_ports|placement|numa|model_storage"
-                            r"|dcgm_exporter)$")
+# Variables that describe the fast path itself, facts of llmfleet's probe modules (taken in through the
+# projections below: they carry timestamps and counters), and facts written by later layers of the same run.
+_EXCLUDED_VARS = re.compile(r"^llmfleet_(fast_path.*|gpu|host|rdma|model_server_restarts|rolling_instances"
+                            r"|model_servers|gpu_stack|rdma_verify|rdma_nccl_env|rdma_fabric_ports|placement|numa"
+                            r"|model_storage|dcgm_exporter)$")
 _PLAIN_KEYS = ("ansible_host", "ansible_port", "group_names")
 _GPU_KEYS = ("index", "name", "uuid", "pci_bus_id", "architecture", "compute_capability", "memory_total_mib",
              "numa_node", "cpu_affinity", "mig_current")
@@ -112,12 +113,31 @@ def host_inputs(hostvars, prefixes):
     return out
 
 
-def inputs_digest(fleet_hostvars, content):
-    """Digest of the whole fleet's inputs (``{host: host_inputs(...)}``) and the collection content.
+def inputs_summary(fleet_inputs, this_host, content):
+    """The inputs of a run as the stamp keeps them: the fleet-wide ``digest`` (the whole fleet's inputs and the
+    collection content), and per-variable digests of this host and per-host digests of the others so that a
+    change can be named.
 
     Fleet-wide on purpose: one host's configuration can depend on another's (the monitoring server scrapes every
     GPU node's model servers), so an inventory change anywhere sends every host down the full path."""
-    return canonical_digest({"schema": SCHEMA, "content": content, "fleet": fleet_hostvars})
+    mine = fleet_inputs.get(this_host) or {}
+    return {
+        "digest": canonical_digest({"schema": SCHEMA, "content": content, "fleet": fleet_inputs}),
+        "content": content,
+        "vars": {k: canonical_digest(v) for k, v in mine.items()},
+        "hosts": {h: canonical_digest(v) for h, v in fleet_inputs.items() if h != this_host},
+    }
+
+
+def _input_changes(old, new):
+    """Names of what changed between two inputs_summary() results."""
+    old, new = old or {}, new or {}
+    named = []
+    if old.get("content") != new.get("content"):
+        named.append("llmfleet's roles, plugins or playbooks")
+    named += [c.replace(" (", " (this host, ", 1) for c in _dict_changes(old.get("vars"), new.get("vars"))]
+    named += ["host " + c for c in _dict_changes(old.get("hosts"), new.get("hosts"))]
+    return named
 
 
 # --- host side ------------------------------------------------------------------------------------------------------
@@ -258,19 +278,19 @@ def _dict_changes(old, new):
     return changed
 
 
-def compare(stamp, digest, current, now, max_age=0):
+def compare(stamp, inputs, current, now, max_age=0):
     """Why this host cannot take the fast path (an empty list: it can).
 
-    ``stamp``: the recorded stamp (dict) or None; ``digest``: this run's inputs digest; ``current``: fingerprint()
-    now; ``now``: epoch seconds; ``max_age``: seconds (0: no limit)."""
+    ``stamp``: the recorded stamp (dict) or None; ``inputs``: this run's inputs_summary(); ``current``:
+    fingerprint() now; ``now``: epoch seconds; ``max_age``: seconds (0: no limit)."""
     if not isinstance(stamp, dict):
         return ["no converge stamp (first run with the fast path, or the last run did not finish on this host)"]
     if stamp.get("schema") != SCHEMA:
         return ["converge stamp has schema %r, this llmfleet writes %r" % (stamp.get("schema"), SCHEMA)]
     reasons = []
-    if stamp.get("digest") != digest:
-        reasons.append("inputs changed since the last converge (inventory variables, pre-flight facts or "
-                       "llmfleet's own roles and plugins)")
+    if (stamp.get("inputs") or {}).get("digest") != inputs.get("digest"):
+        reasons.append(_named(_input_changes(stamp.get("inputs"), inputs) or ["(not named)"],
+                              "inputs changed since the last converge"))
     age = now - float(stamp.get("verified_at") or 0)
     if max_age and age > max_age:
         reasons.append("last full converge %d s ago, older than llmfleet_fast_path_max_age (%d s)" % (age, max_age))
@@ -300,7 +320,7 @@ def compare(stamp, digest, current, now, max_age=0):
     return reasons
 
 
-def same_state(stamp, digest, current, facts):
+def same_state(stamp, inputs, current, facts):
     """Whether a new stamp would record the same thing as ``stamp`` (its time aside)."""
-    return (isinstance(stamp, dict) and stamp.get("schema") == SCHEMA and stamp.get("digest") == digest
+    return (isinstance(stamp, dict) and stamp.get("schema") == SCHEMA and stamp.get("inputs") == inputs
             and stamp.get("fingerprint") == current and stamp.get("facts") == facts)

@@ -16,8 +16,8 @@ version_added: "0.1.0"
 author:
   - llmfleet engineers (@llmfleet)
 description:
-  - With O(state=record) (the last play of C(site.yml)), writes the host's converge stamp - the digest of the
-    run's inputs, computed on the controller by the P(llmfleet.baremetal.fast_path_digest#filter) filter, and a
+  - With O(state=record) (the last play of C(site.yml)), writes the host's converge stamp - the run's inputs,
+    summarised on the controller by the P(llmfleet.baremetal.fast_path_inputs#filter) filter, and a
     fingerprint of what llmfleet manages on the host (metadata of every file under the watched trees, live kernel
     settings, installed packages, active/enabled/failed systemd units, kernel and boot id).
   - With O(state=check) (before the first layer of C(site.yml)), compares the host with its stamp and returns
@@ -29,9 +29,12 @@ options:
     type: str
     choices: [check, record]
     default: check
-  digest:
-    description: The digest of this run's inputs (P(llmfleet.baremetal.fast_path_digest#filter)).
-    type: str
+  inputs:
+    description:
+      - This run's inputs as P(llmfleet.baremetal.fast_path_inputs#filter) returns them - C(digest) (fleet-wide),
+        C(content) (the collection's code), C(vars) (a digest per variable of this host) and C(hosts) (a digest
+        per other host); the last three only name what changed.
+    type: dict
     required: true
   watch:
     description:
@@ -70,7 +73,7 @@ EXAMPLES = r"""
 - name: Compare the host with its last converge
   llmfleet.baremetal.converge_stamp:
     state: check
-    digest: "{{ hostvars | llmfleet.baremetal.fast_path_digest(groups['all']) }}"
+    inputs: "{{ hostvars | llmfleet.baremetal.fast_path_inputs(groups['all'], inventory_hostname) }}"
     watch:
       trees: [/etc, /usr/local]
       exclude: [/etc/ld.so.cache]
@@ -159,7 +162,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", choices=["check", "record"], default="check"),
-            digest=dict(type="str", required=True),
+            # digests of every variable, secrets included: kept out of logs (a weak password could be guessed back)
+            inputs=dict(type="dict", required=True, no_log=True),
             watch=dict(type="dict", required=True),
             path=dict(type="path", default="/var/lib/llmfleet/converge-stamp.json"),
             max_age=dict(type="int", default=86400),
@@ -168,6 +172,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if not isinstance(p["inputs"].get("digest"), str):
+        module.fail_json(msg="inputs must be what the llmfleet.baremetal.fast_path_inputs filter returns (no digest)")
     watch = dict(p["watch"])
     watch["exclude"] = list(watch.get("exclude") or []) + [p["path"], os.path.join(os.path.dirname(p["path"]),
                                                                                    ".converge-stamp.*")]
@@ -177,13 +183,13 @@ def main():
     now = time.time()
     recorded_at = float((stamp or {}).get("verified_at") or 0) if isinstance(stamp, dict) else 0.0
     if p["state"] == "check":
-        reasons = cs.compare(stamp, p["digest"], current, now, p["max_age"])
+        reasons = cs.compare(stamp, p["inputs"], current, now, p["max_age"])
         module.exit_json(changed=False, fresh=not reasons, reasons=reasons, recorded_at=recorded_at,
                          facts=(stamp.get("facts") or {}) if not reasons else {})
     facts = json.loads(json.dumps(p["facts"], default=str))
-    changed = not cs.same_state(stamp, p["digest"], current, facts)
+    changed = not cs.same_state(stamp, p["inputs"], current, facts)
     if not module.check_mode:
-        _write(p["path"], {"schema": cs.SCHEMA, "digest": p["digest"], "fingerprint": current, "facts": facts,
+        _write(p["path"], {"schema": cs.SCHEMA, "inputs": p["inputs"], "fingerprint": current, "facts": facts,
                            "verified_at": now})
     module.exit_json(changed=changed, fresh=True, reasons=[], recorded_at=now, facts={})
 

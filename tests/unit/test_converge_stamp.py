@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.llmfleet.baremetal.plugins.filter.fast_path import fast_path_digest
+from ansible_collections.llmfleet.baremetal.plugins.filter.fast_path import fast_path_inputs
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import converge_stamp as cs
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
@@ -30,9 +30,17 @@ def _state(tmp_path):
     return SimpleNamespace(etc=etc, conf=conf, live=live, watch=watch, units=units)
 
 
+def _inputs(digest):
+    return {"digest": digest, "content": "c", "vars": {}, "hosts": {}}
+
+
 def _stamp(digest, current, when=1000.0):
-    return json.loads(json.dumps({"schema": cs.SCHEMA, "digest": digest, "fingerprint": current, "facts": {},
-                                  "verified_at": when}))
+    return json.loads(json.dumps({"schema": cs.SCHEMA, "inputs": _inputs(digest), "fingerprint": current,
+                                  "facts": {}, "verified_at": when}))
+
+
+def fast_path_digest(hostvars, hosts):
+    return fast_path_inputs(hostvars, hosts, "gpu1")["digest"]
 
 
 def test_unchanged_host_is_fresh(tmp_path):
@@ -40,7 +48,7 @@ def test_unchanged_host_is_fresh(tmp_path):
     watch, units = lab.watch, lab.units
     current = cs.fingerprint(watch, units=units, dpkg_status="Package: a\nVersion: 1\nStatus: install ok installed\n")
     again = cs.fingerprint(watch, units=units, dpkg_status="Package: a\nVersion: 1\nStatus: install ok installed\n")
-    assert cs.compare(_stamp("d", current), "d", json.loads(json.dumps(again)), now=1010.0, max_age=3600) == []
+    assert cs.compare(_stamp("d", current), _inputs("d"), json.loads(json.dumps(again)), now=1010.0, max_age=3600) == []
     assert sorted(current["sysctl"]) == ["kernel.numa_balancing", "vm.swappiness"]
 
 
@@ -62,7 +70,7 @@ def test_drift_on_the_host_is_named(tmp_path, change, expected):
         os.chmod(etc / "hosts", 0o600)
     else:
         live.write_text("[always] madvise never\n")
-    reasons = cs.compare(_stamp("d", before), "d", cs.fingerprint(watch, units=units), now=1001.0)
+    reasons = cs.compare(_stamp("d", before), _inputs("d"), cs.fingerprint(watch, units=units), now=1001.0)
     assert reasons == [expected.format(etc=etc, live=live)]
 
 
@@ -71,7 +79,7 @@ def test_excluded_paths_do_not_count(tmp_path):
     etc, watch, units = lab.etc, lab.watch, lab.units
     before = json.loads(json.dumps(cs.fingerprint(watch, units=units)))
     (etc / "skip-me").write_text("volatile")
-    assert cs.compare(_stamp("d", before), "d", cs.fingerprint(watch, units=units), now=1001.0) == []
+    assert cs.compare(_stamp("d", before), _inputs("d"), cs.fingerprint(watch, units=units), now=1001.0) == []
 
 
 def test_inputs_age_reboot_packages_and_services_are_reasons(tmp_path):
@@ -83,7 +91,7 @@ def test_inputs_age_reboot_packages_and_services_are_reasons(tmp_path):
         "chrony.service disabled enabled\nllmfleet-model@a.service enabled -\n"),
         dpkg_status="Package: a\nVersion: 2\n"))
     now["boot_id"] = "another boot"
-    reasons = cs.compare(_stamp("old", before), "new", now, now=1000.0 + 90000, max_age=86400)
+    reasons = cs.compare(_stamp("old", before), _inputs("new"), now, now=1000.0 + 90000, max_age=86400)
     assert reasons[0].startswith("inputs changed")
     assert "older than llmfleet_fast_path_max_age (86400 s)" in reasons[1]
     assert reasons[2] == "host rebooted since the last converge"
@@ -93,14 +101,14 @@ def test_inputs_age_reboot_packages_and_services_are_reasons(tmp_path):
 
 
 def test_no_stamp_or_another_schema_is_not_fresh():
-    assert cs.compare(None, "d", {}, now=0)[0].startswith("no converge stamp")
-    assert "schema" in cs.compare({"schema": "other/v0"}, "d", {}, now=0)[0]
+    assert cs.compare(None, _inputs("d"), {}, now=0)[0].startswith("no converge stamp")
+    assert "schema" in cs.compare({"schema": "other/v0"}, _inputs("d"), {}, now=0)[0]
 
 
 def test_many_changes_are_counted_not_listed():
     old = {"files": {"/etc/f%d" % i: "f 644 0 0 1 1" for i in range(8)}}
     new = {"files": {}}
-    reasons = cs.compare(_stamp("d", old), "d", new, now=1000.0)
+    reasons = cs.compare(_stamp("d", old), _inputs("d"), new, now=1000.0)
     assert reasons == ["managed files changed: /etc/f0 (removed), /etc/f1 (removed), /etc/f2 (removed), "
                        "/etc/f3 (removed), /etc/f4 (removed) and 3 more"]
 
@@ -138,6 +146,9 @@ def test_digest_is_stable_and_ignores_volatile_facts():
     hv["gpu1"]["llmfleet_preflight"]["warnings"] = ["temperature 80 C"]
     hv["gpu1"]["llmfleet_model_servers"] = [{"port": 9000}]  # set by a later layer of the run
     hv["gpu1"]["llmfleet_fast_path_max_age"] = 5
+    # the probe modules' facts are also top-level variables (INJECT_FACTS_AS_VARS), with their timestamps
+    hv["gpu1"]["llmfleet_host"] = {"timestamp": "now", "memory": {"available_kib": 1}}
+    hv["gpu1"]["llmfleet_gpu"] = {"timestamp": "now"}
     assert fast_path_digest(hv, ["mon1", "gpu1"]) == first
 
 
@@ -165,3 +176,15 @@ def test_digest_needs_the_host_list():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match="groups"):
         fast_path_digest(_hostvars(), None)
+
+
+def test_changed_inputs_are_named():
+    hv = _hostvars()
+    before = fast_path_inputs(hv, ["gpu1", "mon1"], "gpu1")
+    hv["gpu1"]["model_server_instances"] = [{"model": "other"}]
+    hv["mon1"]["llmfleet_site_name"] = "renamed"
+    after = fast_path_inputs(hv, ["gpu1", "mon1"], "gpu1")
+    stamp = {"schema": cs.SCHEMA, "inputs": before, "fingerprint": {}}
+    assert cs.compare(stamp, after, {}, now=0) == [
+        "inputs changed since the last converge: host mon1 (modified), model_server_instances (this host, modified)"]
+    assert fast_path_inputs(hv, ["gpu1"], "gpu1", raw=True)["gpu1"]["model_server_instances"] == [{"model": "other"}]
