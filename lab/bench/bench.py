@@ -55,6 +55,14 @@ def write_inventory(size):
     return name, inv
 
 
+def busy_cpu_s():
+    """CPU-seconds this machine has spent busy (all CPUs; /proc/stat), to see what bounds a run on a small box."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run(*args, timeout=3600):
     env = dict(os.environ, LLMFLEET_ROOT=str(ROOT), NO_COLOR="1")
     t0 = time.monotonic()
@@ -77,11 +85,13 @@ def fast_hosts(run_dir):
 
 
 def deploy(inv, *extra):
+    cpu0 = busy_cpu_s()
     seconds, proc = run("deploy", "-i", str(inv), *extra)
+    cpu = busy_cpu_s() - cpu0
     run_dir, summary = runner.latest_summary(ROOT / "runs")
     if proc.returncode != 0:
         raise SystemExit("deploy failed on %s: %s\n%s" % (inv, summary.get("failed_hosts"), proc.stdout[-3000:]))
-    return seconds, summary["changed_total"], fast_hosts(run_dir)
+    return seconds, summary["changed_total"], fast_hosts(run_dir), cpu
 
 
 def bench_size(size, runs):
@@ -92,18 +102,19 @@ def bench_size(size, runs):
         _, proc = run("lab", "up", "-i", str(inv), "--name", name)
         if proc.returncode != 0:
             raise SystemExit("lab up failed for %s:\n%s%s" % (name, proc.stdout[-3000:], proc.stderr[-2000:]))
-        first, first_changed, _ = deploy(inv)
-        noop, noop_changed, noop_fast = deploy(inv)
+        first, first_changed, _, first_cpu = deploy(inv)
+        noop, noop_changed, noop_fast, _ = deploy(inv)
         row = {"hosts": size, "rep": rep + 1, "first_s": round(first, 1), "first_changed": first_changed,
-               "noop_s": round(noop, 1), "noop_changed": noop_changed, "noop_fast_hosts": noop_fast}
+               "first_cpu_s": round(first_cpu, 1), "noop_s": round(noop, 1), "noop_changed": noop_changed,
+               "noop_fast_hosts": noop_fast}
         if rep == 0:
-            full, full_changed, _ = deploy(inv, "--full")
+            full, full_changed, _, _ = deploy(inv, "--full")
             row.update(full_noop_s=round(full, 1), full_noop_changed=full_changed)
         pre, proc = run("preflight", "-i", str(inv))
         row.update(preflight_s=round(pre, 1), preflight_rc=proc.returncode)
         rows.append(row)
-        print("  %s run %d: first %.1f s (changed %d), no-op %.1f s (changed %d, %d/%d hosts on the fast path)%s, "
-              "preflight %.1f s" % (name, rep + 1, first, first_changed, noop, noop_changed, noop_fast, size,
+        print("  %s run %d: first %.1f s (changed %d, %.0f CPU-s busy), no-op %.1f s (changed %d, %d/%d hosts on the fast path)%s, "
+              "preflight %.1f s" % (name, rep + 1, first, first_changed, first_cpu, noop, noop_changed, noop_fast, size,
                                     ", no-op --full %.1f s (changed %d)" % (row["full_noop_s"], row["full_noop_changed"])
                                     if "full_noop_s" in row else "", pre), flush=True)
     run("lab", "down", "-i", str(inv), "--name", name)
@@ -114,7 +125,7 @@ def table(rows, sizes):
     med = {}
     for size in sizes:
         r = [x for x in rows if x["hosts"] == size]
-        med[size] = {k: statistics.median(x[k] for x in r) for k in ("first_s", "noop_s", "preflight_s")}
+        med[size] = {k: statistics.median(x[k] for x in r) for k in ("first_s", "first_cpu_s", "noop_s", "preflight_s")}
         med[size]["noop_changed_max"] = max(x["noop_changed"] for x in r)
         med[size]["noop_fast_hosts_min"] = min(x["noop_fast_hosts"] for x in r)
         med[size]["full_noop_s"] = next(x["full_noop_s"] for x in r if "full_noop_s" in x)
@@ -123,14 +134,16 @@ def table(rows, sizes):
     base = med[sizes[0]]
     lines = ["| hosts | runs | first converge (median s) | no-op re-run, fast path (median s) | no-op / first "
              "| no-op changed | hosts on the fast path | no-op --full (1 run, s) | first vs %d host(s) "
-             "| no-op vs %d host(s) | pre-flight per host (s) |" % (sizes[0], sizes[0]),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| no-op vs %d host(s) | pre-flight per host (s) | first converge: busy CPU-s (median) "
+             "| first converge: CPU floor on %d CPUs (s) |" % (sizes[0], sizes[0], os.cpu_count()),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size in sizes:
         m = med[size]
-        lines.append("| %d | %d | %.1f | %.1f | %.2f | %d | %d/%d | %.1f (changed %d) | %.2fx | %.2fx | %.2f |" % (
+        lines.append("| %d | %d | %.1f | %.1f | %.2f | %d | %d/%d | %.1f (changed %d) | %.2fx | %.2fx | %.2f | %.0f "
+                     "| %.0f |" % (
             size, m["runs"], m["first_s"], m["noop_s"], m["noop_s"] / m["first_s"], m["noop_changed_max"],
             m["noop_fast_hosts_min"], size, m["full_noop_s"], m["full_noop_changed"], m["first_s"] / base["first_s"],
-            m["noop_s"] / base["noop_s"], m["preflight_s"] / size))
+            m["noop_s"] / base["noop_s"], m["preflight_s"] / size, m["first_cpu_s"], m["first_cpu_s"] / os.cpu_count()))
     return med, "\n".join(lines)
 
 
