@@ -103,10 +103,10 @@ def bench_size(size, runs):
         if proc.returncode != 0:
             raise SystemExit("lab up failed for %s:\n%s%s" % (name, proc.stdout[-3000:], proc.stderr[-2000:]))
         first, first_changed, _, first_cpu = deploy(inv)
-        noop, noop_changed, noop_fast, _ = deploy(inv)
+        noop, noop_changed, noop_fast, noop_cpu = deploy(inv)
         row = {"hosts": size, "rep": rep + 1, "first_s": round(first, 1), "first_changed": first_changed,
                "first_cpu_s": round(first_cpu, 1), "noop_s": round(noop, 1), "noop_changed": noop_changed,
-               "noop_fast_hosts": noop_fast}
+               "noop_fast_hosts": noop_fast, "noop_cpu_s": round(noop_cpu, 1)}
         if rep == 0:
             full, full_changed, _, _ = deploy(inv, "--full")
             row.update(full_noop_s=round(full, 1), full_noop_changed=full_changed)
@@ -125,7 +125,7 @@ def table(rows, sizes):
     med = {}
     for size in sizes:
         r = [x for x in rows if x["hosts"] == size]
-        med[size] = {k: statistics.median(x[k] for x in r) for k in ("first_s", "first_cpu_s", "noop_s", "preflight_s")}
+        med[size] = {k: statistics.median(x[k] for x in r) for k in ("first_s", "first_cpu_s", "noop_s", "noop_cpu_s", "preflight_s")}
         med[size]["noop_changed_max"] = max(x["noop_changed"] for x in r)
         med[size]["noop_fast_hosts_min"] = min(x["noop_fast_hosts"] for x in r)
         med[size]["full_noop_s"] = next(x["full_noop_s"] for x in r if "full_noop_s" in x)
@@ -134,16 +134,17 @@ def table(rows, sizes):
     base = med[sizes[0]]
     lines = ["| hosts | runs | first converge (median s) | no-op re-run, fast path (median s) | no-op / first "
              "| no-op changed | hosts on the fast path | no-op --full (1 run, s) | first vs %d host(s) "
-             "| no-op vs %d host(s) | pre-flight per host (s) | first converge: busy CPU-s (median) "
-             "| first converge: CPU floor on %d CPUs (s) |" % (sizes[0], sizes[0], os.cpu_count()),
+             "| no-op vs %d host(s) | pre-flight per host (s) | busy CPU-s, first / no-op (median) "
+             "| CPU floor on %d CPUs, first / no-op (s) |" % (sizes[0], sizes[0], os.cpu_count()),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size in sizes:
         m = med[size]
-        lines.append("| %d | %d | %.1f | %.1f | %.2f | %d | %d/%d | %.1f (changed %d) | %.2fx | %.2fx | %.2f | %.0f "
-                     "| %.0f |" % (
+        lines.append("| %d | %d | %.1f | %.1f | %.2f | %d | %d/%d | %.1f (changed %d) | %.2fx | %.2fx | %.2f "
+                     "| %.0f / %.0f | %.0f / %.1f |" % (
             size, m["runs"], m["first_s"], m["noop_s"], m["noop_s"] / m["first_s"], m["noop_changed_max"],
             m["noop_fast_hosts_min"], size, m["full_noop_s"], m["full_noop_changed"], m["first_s"] / base["first_s"],
-            m["noop_s"] / base["noop_s"], m["preflight_s"] / size, m["first_cpu_s"], m["first_cpu_s"] / os.cpu_count()))
+            m["noop_s"] / base["noop_s"], m["preflight_s"] / size, m["first_cpu_s"], m["noop_cpu_s"],
+            m["first_cpu_s"] / os.cpu_count(), m["noop_cpu_s"] / os.cpu_count()))
     return med, "\n".join(lines)
 
 
