@@ -49,11 +49,15 @@ def latest_deploy(run_root: Path | None = None) -> dict | None:
 
 
 PLAN_TASK = "Plan the model-server instances from the GPU topology"
+# a GPU node on site.yml's fast path skips the model_server role; its instances come back from its converge stamp
+FAST_PATH_TASK = "Keep the model servers of a skipped GPU node for the monitoring server and rolling restarts"
+_PLAN_FACT = {PLAN_TASK: "__model_server_plan", FAST_PATH_TASK: "llmfleet_model_servers"}
 
 
 def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[str, list[dict]]:
-    """Model-server instances per host as the last site deploy planned them (the model_server role's plan task,
-    read from that run's events.json: name, unit, GPUs, CPUs, port)."""
+    """Model-server instances per host as the last site deploy planned them (the model_server role's plan task, or
+    for a host on the fast path the instances its stamp kept; read from that run's events.json: name, unit, GPUs,
+    CPUs, port)."""
     if not deploy or not deploy.get("_run"):
         return {}
     events = (run_root or paths.RUNS) / deploy["_run"] / "events.json"
@@ -62,9 +66,9 @@ def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[
     out: dict[str, list[dict]] = {}
     for ev in json.loads(events.read_text()):
         data = ev.get("event_data") or {}
-        if ev.get("event") != "runner_on_ok" or data.get("task") != PLAN_TASK:
+        if ev.get("event") != "runner_on_ok" or data.get("task") not in _PLAN_FACT:
             continue
-        plan = ((data.get("res") or {}).get("ansible_facts") or {}).get("__model_server_plan") or []
+        plan = ((data.get("res") or {}).get("ansible_facts") or {}).get(_PLAN_FACT[data["task"]]) or []
         out[data.get("host")] = [{k: inst.get(k) for k in ("name", "unit", "engine", "model", "gpus", "cpus", "port")}
                                  for inst in plan if isinstance(inst, dict)]
     return out

@@ -34,6 +34,8 @@ def runs(tmp_path):
     (new / "events.json").write_text(json.dumps([
         {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": report.PLAN_TASK,
                                                  "res": {"ansible_facts": {"__model_server_plan": plan}}}},
+        {"event": "runner_on_ok", "event_data": {"host": "gpu2", "task": report.FAST_PATH_TASK,
+                                                 "res": {"ansible_facts": {"llmfleet_model_servers": plan}}}},
         {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": "something else", "res": {}}}]))
     (new / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False,
                                                   "hosts": {"gpu1": {"ok": 9, "changed": 0, "failures": 0, "unreachable": 0}}}))
@@ -71,3 +73,14 @@ def test_model_server_instances_come_from_the_last_deploy(runs):
                         "gpus": [0, 1], "cpus": "0-1", "port": None}]
     dot = model["hosts"]["gpu1"]["topology_dot"]
     assert '"inst0" -- gpu0' in dot and '"inst0" -- gpu1' in dot and "model server tp2-0" in dot
+
+
+def test_instances_of_a_host_on_the_fast_path_come_from_its_stamp(runs):
+    deploy = report.latest_deploy(runs)
+    assert report.deploy_instances(deploy, runs)["gpu2"][0]["unit"] == "llmfleet-model-tp2-0.service"
+
+
+def test_the_task_names_the_report_reads_exist():
+    root = Path(__file__).resolve().parents[2]
+    assert "- name: %s\n" % report.FAST_PATH_TASK in (root / "playbooks" / "site.yml").read_text()
+    assert "- name: %s\n" % report.PLAN_TASK in (root / "roles" / "model_server" / "tasks" / "main.yml").read_text()
