@@ -25,6 +25,8 @@ class LabContext:
     inventory: Path
     state_dir: Path
     cache_dir: Path = paths.CACHE
+    # VM base disks: per machine, so that a fresh clone does not rebuild them (lab_vm.vm_cache)
+    vm_cache_dir: Path = paths.MACHINE_CACHE / "vm"
     log: Callable[[str], None] = print
     network: str | None = None
     ssh_key_path: Path = field(init=False)

@@ -475,8 +475,20 @@ def build_qemu_cmd(
 # image
 
 
+def vm_cache(ctx) -> pathlib.Path:
+    """Where base disks live: ``ctx.vm_cache_dir`` (the machine-wide cache, shared by every checkout on this
+    machine), else ``<cache_dir>/vm``."""
+    explicit = getattr(ctx, "vm_cache_dir", None)
+    return pathlib.Path(explicit) if explicit else pathlib.Path(ctx.cache_dir) / "vm"
+
+
+# A base disk of an older recipe is removed only when no lab of this checkout uses it and it is older than this:
+# the cache is shared, and another checkout's VMs may still boot from it.
+PRUNE_AFTER_S = 7 * 86400
+
+
 def _image_dir(ctx, digest: str) -> pathlib.Path:
-    return pathlib.Path(ctx.cache_dir) / "vm" / digest[:16]
+    return vm_cache(ctx) / digest[:16]
 
 
 def _image_complete(d: pathlib.Path) -> bool:
@@ -489,7 +501,7 @@ def _image_complete(d: pathlib.Path) -> bool:
 def _prune_images(ctx, keep: pathlib.Path, recipe: str = "") -> None:
     """Remove base images of older recipes that no VM overlay (of any lab) still uses (images of the current
     recipe, derived ones with other packages included, stay)."""
-    vmcache = pathlib.Path(ctx.cache_dir) / "vm"
+    vmcache = vm_cache(ctx)
     used = set()
     for meta in (pathlib.Path(ctx.cache_dir) / "labs").glob("*/*.vm.json"):
         with contextlib.suppress(OSError, ValueError):
@@ -499,6 +511,9 @@ def _prune_images(ctx, keep: pathlib.Path, recipe: str = "") -> None:
             continue
         with contextlib.suppress(OSError):
             if recipe and (d / "base-recipe.sha256").read_text().strip() == recipe:
+                continue
+        with contextlib.suppress(OSError):
+            if time.time() - (d / "recipe.sha256").stat().st_mtime < PRUNE_AFTER_S:
                 continue
         if str(d) not in used:
             _log(ctx, f"vm: removing unused old base image {d}")
@@ -518,7 +533,7 @@ def ensure_image(ctx, packages=()) -> pathlib.Path:
     d = _image_dir(ctx, digest)
     if _image_complete(d):
         return d / "base.qcow2"
-    vmcache = pathlib.Path(ctx.cache_dir) / "vm"
+    vmcache = vm_cache(ctx)
     vmcache.mkdir(parents=True, exist_ok=True)
     with open(vmcache / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent `lab up`s build once

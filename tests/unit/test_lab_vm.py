@@ -1,6 +1,8 @@
 """Unit tests for the pure parts of llmfleet.lab_vm (nothing is booted)."""
 
+import os
 import pathlib
+import time
 
 import pytest
 
@@ -201,9 +203,12 @@ def test_status_stopped_without_pidfile(tmp_path):
 
 def test_prune_images_keeps_current_and_used(tmp_path):
     vm = tmp_path / "vm"
-    for h in ("aaaa", "bbbb", "cccc"):
+    for h in ("aaaa", "bbbb", "cccc", "dddd"):
         (vm / h).mkdir(parents=True)
         (vm / h / "recipe.sha256").write_text(h)
+        if h != "dddd":  # dddd was built yesterday: another checkout on this machine may boot from it
+            old = time.time() - lab_vm.PRUNE_AFTER_S - 60
+            os.utime(vm / h / "recipe.sha256", (old, old))
     (vm / "debs").mkdir()
     lab = tmp_path / "labs" / "l1"
     lab.mkdir(parents=True)
@@ -214,7 +219,19 @@ def test_prune_images_keeps_current_and_used(tmp_path):
         log = staticmethod(lambda m: None)
 
     lab_vm._prune_images(Ctx(), keep=vm / "cccc")
-    assert sorted(p.name for p in vm.iterdir()) == ["bbbb", "cccc", "debs"]
+    assert sorted(p.name for p in vm.iterdir()) == ["bbbb", "cccc", "dddd", "debs"]
+
+
+def test_vm_disks_are_cached_per_machine_unless_the_context_says_otherwise(tmp_path):
+    from llmfleet import lab, paths
+
+    ctx = lab.LabContext(lab_name="l", inventory=tmp_path, state_dir=tmp_path)
+    assert lab_vm.vm_cache(ctx) == paths.MACHINE_CACHE / "vm"
+
+    class Ctx:
+        cache_dir = tmp_path
+
+    assert lab_vm.vm_cache(Ctx()) == tmp_path / "vm"
 
 
 def test_multiqueue_nic_uses_a_tap_on_a_bridge_and_numa_local_expander_bus():
