@@ -7,10 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
-
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.gpu_stack import (
     CompatError,
     deb_upstream_version,
@@ -23,17 +19,7 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils.gpu_stack impor
     verify_driver,
     violation_table,
 )
-
-
-def _wrap(name, func):
-    @functools.wraps(func)
-    def _filter(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except CompatError as e:
-            raise AnsibleFilterError("%s: %s" % (name, e))
-    return _filter
-
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.filter_errors import named_filters
 
 _FILTERS = {
     "gpu_stack_driver_plan": resolve_driver_plan,
@@ -52,4 +38,4 @@ class FilterModule(object):
     """GPU software stack planning and verification filters."""
 
     def filters(self):
-        return dict((name, _wrap(name, func)) for name, func in _FILTERS.items())
+        return named_filters(_FILTERS, CompatError)

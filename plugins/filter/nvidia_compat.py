@@ -7,10 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
-
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.nvidia_compat import (
     CompatError,
     cc_to_arch,
@@ -22,17 +18,7 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils.nvidia_compat i
     fabric_manager_matches,
     kernel_module_flavors,
 )
-
-
-def _wrap(name, func):
-    @functools.wraps(func)
-    def _filter(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except CompatError as e:
-            raise AnsibleFilterError("%s: %s" % (name, e))
-    return _filter
-
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.filter_errors import named_filters
 
 _FILTERS = {
     "cuda_min_driver": cuda_min_driver,
@@ -50,4 +36,4 @@ class FilterModule(object):
     """NVIDIA driver / CUDA / cuDNN / architecture / Fabric Manager compatibility filters."""
 
     def filters(self):
-        return dict((name, _wrap(name, func)) for name, func in _FILTERS.items())
+        return named_filters(_FILTERS, CompatError)
