@@ -95,23 +95,29 @@ def _state(ctx, host: str) -> str:
     return p.stdout.strip() if p.returncode == 0 else "absent"
 
 
+def run_args(name: str, host: str, hv: dict, network: str, lab: str) -> list:
+    """`docker run` arguments (image not included) of a lab host: systemd as PID 1 without --privileged, host
+    cgroup namespace, explicit capabilities. Scenario-local launchers (molecule/ceph/lab_devices.py) add theirs."""
+    args = [
+        "run", "-d", "--name", name, "--hostname", host,
+        "--network", network, "--ip", hv["ansible_host"],
+        "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp:exec",
+        "--stop-signal", "SIGRTMIN+3",
+        "--label", f"org.llmfleet.lab={lab}",
+        "--memory", str(hv.get("llmfleet_lab_memory", "2g")),
+    ]
+    for cap in CAPS:
+        args += ["--cap-add", cap]
+    return args
+
+
 def up(host: str, hv: dict, ctx) -> dict:
     name = container_name(ctx, host)
     state = _state(ctx, host)
     t0 = time.monotonic()
     if state == "absent":
-        args = [
-            "run", "-d", "--name", name, "--hostname", host,
-            "--network", network_name(ctx), "--ip", hv["ansible_host"],
-            "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp:exec",
-            "--stop-signal", "SIGRTMIN+3",
-            "--label", f"org.llmfleet.lab={ctx.lab_name}",
-            "--memory", str(hv.get("llmfleet_lab_memory", "2g")),
-        ]
-        for cap in CAPS:
-            args += ["--cap-add", cap]
-        docker(*args, image_tag())
+        docker(*run_args(name, host, hv, network_name(ctx), ctx.lab_name), image_tag())
     elif state != "running":
         docker("start", name)
     authorized = ctx.ssh_pubkey + "\n"

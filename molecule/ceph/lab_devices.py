@@ -5,7 +5,7 @@
 create: for every host with ``llmfleet_lab_loop_files`` ([{size_gb, mkfs?}]) create sparse files under
 lab/cache/labs/<lab>/loops/, attach them with ``losetup -f``, write lab/cache/labs/<lab>/devices/<host>.json
 (the /dev/loopN paths; entries with ``mkfs`` go to <host>-spare.json instead) and start the host's container with
-the same flags as lab_container.py plus ``--device`` for each loop device, on an image with the Ceph packages
+lab_container.run_args() plus ``--device`` for each loop device, on an image with the Ceph packages
 pre-installed (built once from the lab image, cached by a hash of base image + package list). ``llmfleet lab up``
 then adopts the running containers (SSH key, wait for SSH) and creates the other hosts.
 destroy (after ``llmfleet lab down``): detach the loop devices and delete their files.
@@ -23,7 +23,7 @@ import yaml
 
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(ROOT))
-from llmfleet import lab_container  # noqa: E402  (read-only use: image tag and capabilities)
+from llmfleet import lab_container  # noqa: E402  (image tag and docker run flags)
 
 
 def sh(*args, check=True, **kw):
@@ -96,12 +96,7 @@ def create(inventory, lab):
         (cache / "devices" / (host + ".json")).write_text(json.dumps(devices) + "\n")
         (cache / "devices" / (host + "-spare.json")).write_text(json.dumps(spare) + "\n")
         image = ceph_image(base, hv.get("lab_ceph_image_packages") or [], log)
-        args = ["docker", "run", "-d", "--name", cname, "--hostname", host, "--network", net, "--ip", hv["ansible_host"],
-                "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-                "--tmpfs", "/tmp:exec", "--stop-signal", "SIGRTMIN+3", "--label", "org.llmfleet.lab=" + lab,
-                "--memory", str(hv.get("llmfleet_lab_memory", "2g"))]
-        for cap in lab_container.CAPS:
-            args += ["--cap-add", cap]
+        args = ["docker"] + lab_container.run_args(cname, host, hv, net, lab)
         for dev in devices + spare:
             args += ["--device", "%s:%s" % (dev, dev)]
         sh(*args, image)
