@@ -18,12 +18,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(ROOT))
-from llmfleet import lab_container  # noqa: E402  (image tag and docker run flags)
+from llmfleet import lab_container, paths  # noqa: E402  (image, network, names and docker run flags)
 
 
 def sh(*args, check=True, **kw):
@@ -64,22 +65,19 @@ def ceph_image(base, packages, log):
 def create(inventory, lab):
     log = lambda m: print("lab_devices: " + m, flush=True)  # noqa: E731
     hosts = hosts_of(inventory)
-    cache = ROOT / "lab" / "cache" / "labs" / lab
+    cache = paths.CACHE / "labs" / lab
     (cache / "loops").mkdir(parents=True, exist_ok=True)
     (cache / "devices").mkdir(parents=True, exist_ok=True)
-    base = lab_container.image_tag()
-    if sh("docker", "image", "inspect", base, check=False).returncode != 0:
-        log("building the lab image " + base)
-        sh("bash", str(ROOT / "lab" / "image" / "build-image.sh"), base)
-    net = "llmfleet-" + lab
-    subnets = {hv.get("llmfleet_lab_network") for hv in hosts.values()}
-    if sh("docker", "network", "inspect", net, check=False).returncode != 0:
-        sh("docker", "network", "create", "--subnet", subnets.pop(), "--label", "org.llmfleet.lab=" + lab, net)
+    # the part of `llmfleet lab up`'s context that lab_container needs: names, log, where build times go
+    ctx = SimpleNamespace(lab_name=lab, log=log, cache_dir=paths.CACHE)
+    base = lab_container.ensure_image(ctx)
+    lab_container.prepare(ctx, hosts)
+    net = lab_container.network_name(ctx)
     for host, hv in sorted(hosts.items()):
         files = hv.get("llmfleet_lab_loop_files") or []
         if not files:
             continue
-        cname = "%s-%s" % (lab, host)
+        cname = lab_container.container_name(ctx, host)
         if sh("docker", "inspect", cname, check=False).returncode == 0:
             log("%s exists; keeping it" % cname)
             continue
@@ -105,7 +103,7 @@ def create(inventory, lab):
 
 
 def destroy(inventory, lab):
-    cache = ROOT / "lab" / "cache" / "labs" / lab
+    cache = paths.CACHE / "labs" / lab
     loops = cache / "loops"
     if not loops.is_dir():
         return
