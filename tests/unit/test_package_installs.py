@@ -49,7 +49,7 @@ def apt_tasks():
 def test_every_package_install_is_found():
     found = list(apt_tasks())
     assert len(found) >= 15, found
-    assert all(name for _, _, name, _ in found), [t for t in found if not t[2]]
+    assert all(task[2] for task in found), [task for task in found if not task[2]]
 
 
 def test_daemon_packages_are_installed_without_starting():
@@ -61,10 +61,10 @@ def test_daemon_packages_are_installed_without_starting():
 
 
 def test_exceptions_name_existing_tasks():
-    names = {(role, name) for role, _, name, _ in apt_tasks()}
+    names = {(task[0], task[2]) for task in apt_tasks()}
     assert not set(NO_DAEMON) - names, set(NO_DAEMON) - names
 
 
 def test_no_exception_is_guarded_anyway():
-    guarded = {(role, name) for role, _, name, args in apt_tasks() if args.get("policy_rc_d") == 101}
+    guarded = {(task[0], task[2]) for task in apt_tasks() if task[3].get("policy_rc_d") == 101}
     assert not guarded & set(NO_DAEMON), guarded & set(NO_DAEMON)
