@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PYTHON ?= python3
-SCENARIOS ?= default tuning serving gpu_stack nvidia_dkms ceph tuning_vm rdma ha
+# Empty: the scenarios and lanes of tests/ci_budget.yml; SCENARIOS="a b" runs those one after another.
+SCENARIOS ?=
 # Not in `make test` (run it with `make molecule SCENARIOS=vm_smoke`): the VM lab's self-test, covered by the VM
 # scenarios above.
 SCENARIOS_EXTRA ?= vm_smoke
@@ -21,7 +22,7 @@ export PY_COLORS := 0
 
 help:
 	@echo "make demo   - set up, bring the local lab up, deploy site.yml with llmfleet, print the recap"
-	@echo "make test   - lint, ansible-test sanity, unit tests, collection build, Molecule scenarios ($(SCENARIOS))"
+	@echo "make test   - lint, ansible-test sanity, unit tests, collection build, Molecule scenarios (tests/ci_budget.yml)"
 	@echo "make bench  - site.yml timings on 1/4/8-host labs (first converge, no-op, pre-flight; median of 3)"
 	@echo "make deps   - Debian packages the lab needs (docker.io, debootstrap, qemu, ...) and a running dockerd"
 	@echo "make venv   - the pinned controller environment in $(VENV) (requirements.lock)"
@@ -78,16 +79,9 @@ collection:
 promtool:
 	bash tests/promtool/run.sh
 
+# The lanes of tests/ci_budget.yml side by side (containers | VMs), or SCENARIOS="a b" one after another.
 molecule:
-	@mkdir -p runs; : > runs/molecule-times.txt
-	@failed=""; for s in $(SCENARIOS); do \
-	  echo "== molecule test -s $$s (log: runs/molecule-$$s.log; disk free: $$(df -h --output=avail . | tail -1 | tr -d ' '))"; \
-	  t0=$$(date +%s); \
-	  if molecule test -s $$s > runs/molecule-$$s.log 2>&1; then r=passed; else r=FAILED; failed="$$failed $$s"; \
-	    echo "---- last 150 lines of runs/molecule-$$s.log ----"; tail -n 150 runs/molecule-$$s.log; fi; \
-	  grep -E '^(PLAY RECAP|[a-z0-9-]+ +: ok=)|passed|failed' runs/molecule-$$s.log | grep -vE '^(TASK|FAILED - RETRYING)' | tail -n 12; \
-	  echo "scenario $$s: $$r in $$(( $$(date +%s) - t0 ))s" | tee -a runs/molecule-times.txt; \
-	done; [ -z "$$failed" ] || { echo "failed scenarios:$$failed"; exit 1; }
+	@$(BIN)/python tests/run_molecule.py $(SCENARIOS)
 
 # Not part of `make test`: site.yml first converge + no-op re-run + pre-flight on 1, 4 and 8 lab hosts, median of 3.
 BENCH_SIZES ?= 1 4 8

@@ -23,8 +23,10 @@ from test_serving import MON_ADDR, prom  # noqa: E402  (shared helpers of this s
 
 testinfra_hosts = ["ansible://srv-gpu1?force_ansible=True", "ansible://srv-mon1?force_ansible=True"]
 
-# systemd's "Starting <unit>..." message (SD_MESSAGE_UNIT_STARTING): one per start job, whoever asked for it.
+# systemd's "Starting <unit>..." (SD_MESSAGE_UNIT_STARTING; not logged for Type=simple services) and "Started
+# <unit>" (SD_MESSAGE_UNIT_STARTED) messages: at least one per start job, whoever asked for it.
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
+UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
 # (package, unit, speaks exporter-toolkit) per host of the lab
 GUARDED = {
     "srv-gpu1": [("chrony", "chrony.service", False),
@@ -71,7 +73,7 @@ def test_no_daemon_started_before_its_package_was_installed(host, idx):
     assert oldest <= installed, "%s: the journal starts after %s was installed: this test could not see" % (
         name(host), package)
     starts = [int(e["__REALTIME_TIMESTAMP"]) / 1e6
-              for e in journal(host, "MESSAGE_ID=" + UNIT_STARTING, "UNIT=" + unit)]
+              for e in journal(host, "MESSAGE_ID=" + UNIT_STARTING, "MESSAGE_ID=" + UNIT_STARTED, "UNIT=" + unit)]
     assert starts, "%s: %s never started" % (name(host), unit)
     # dpkg.log truncates to the second: a start during the install is before installed + 1 s
     early = [datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat() for t in starts
