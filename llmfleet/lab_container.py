@@ -14,7 +14,11 @@ from llmfleet import paths
 from llmfleet.errors import LlmfleetError
 from llmfleet.lab import wait_for_ssh
 
-RECIPE = [paths.ROOT / "lab" / "image" / "build-image.sh", paths.ROOT / "lab" / "image" / "packages.txt"]
+# The lab VMs' bytecode cache for zip-imported modules (AnsiballZ) goes into the container image too.
+ZIPIMPORT_CACHE = [paths.ROOT / "lab" / "vm" / "rootfs" / "usr" / "lib" / "python3" / "dist-packages" / f
+                   for f in ("llmfleet_lab_zipimport_cache.py", "llmfleet_lab_zipimport_cache.pth")]
+RECIPE = [paths.ROOT / "lab" / "image" / "build-image.sh", paths.ROOT / "lab" / "image" / "packages.txt",
+          *ZIPIMPORT_CACHE]
 REPO = "llmfleet/debian12-systemd"
 CAPS = ["SYS_ADMIN", "NET_ADMIN", "SYS_NICE", "IPC_LOCK", "SYS_PTRACE"]
 

@@ -42,6 +42,11 @@ UNIT
 sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/; s/^#\?PasswordAuthentication.*/PasswordAuthentication no/' \
   "$root/etc/ssh/sshd_config"
 mkdir -p "$root/root/.ssh" && chmod 700 "$root/root/.ssh"
+# Bytecode cache for the modules Ansible sends as zips (shared with the lab VMs; docs/lab-vms.md); the caller
+# hashes these two files into the tag too.
+install -m 0644 "$here/../vm/rootfs/usr/lib/python3/dist-packages/llmfleet_lab_zipimport_cache.py" \
+  "$here/../vm/rootfs/usr/lib/python3/dist-packages/llmfleet_lab_zipimport_cache.pth" \
+  "$root/usr/lib/python3/dist-packages/"
 echo 'en_US.UTF-8 UTF-8' >"$root/etc/locale.gen"
 : >"$root/etc/machine-id"
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
