@@ -79,9 +79,9 @@ collection:
 promtool:
 	bash tests/promtool/run.sh
 
-# The lanes of tests/ci_budget.yml side by side (containers | VMs), or SCENARIOS="a b" one after another.
+# The lanes of tests/ci_budget.yml (containers, then VMs; side by side with MOLECULE_PARALLEL=1), or SCENARIOS="a b".
 molecule:
-	@$(BIN)/python tests/run_molecule.py $(SCENARIOS)
+	@$(BIN)/python tests/run_molecule.py $(if $(MOLECULE_PARALLEL),--parallel) $(SCENARIOS)
 
 # Not part of `make test`: site.yml first converge + no-op re-run + pre-flight on 1, 4 and 8 lab hosts, median of 3.
 BENCH_SIZES ?= 1 4 8

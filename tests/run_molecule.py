@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Run the Molecule scenarios of `make test` in lanes side by side, each lane's scenarios one after another.
 
-    run_molecule.py                      # the lanes and allotments of tests/ci_budget.yml
-    run_molecule.py SCENARIO [...]       # these scenarios, one after another (one lane)
+    run_molecule.py                      # the lanes of tests/ci_budget.yml, one after another
+    run_molecule.py --parallel           # the lanes side by side (each lane's scenarios one after another)
+    run_molecule.py SCENARIO [...]       # these scenarios, one after another
 
 Each scenario logs to runs/molecule-<scenario>.log; the console gets one summary block per scenario when it ends
 (the last 150 lines of its log when it failed), then a table of every scenario's wall time against its allotment
@@ -102,6 +103,7 @@ def table(results, lanes, wall, busy_s, cpus):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", help="run these, one after another, instead of the budget's lanes")
+    parser.add_argument("--parallel", action="store_true", help="run the budget's lanes side by side")
     args = parser.parse_args(argv)
     data, lanes = load_budget()
     allot = {s: a for rows in lanes.values() for s, a in rows}
@@ -109,14 +111,18 @@ def main(argv=None):
         lanes = {"serial": [(s, allot.get(s)) for s in args.scenarios]}
     os.makedirs(RUNS, exist_ok=True)
     open(os.path.join(RUNS, "molecule-times.txt"), "w").close()
-    say("molecule lanes: " + "; ".join("%s: %s" % (n, " ".join(s for s, _ in rows)) for n, rows in lanes.items()))
+    say(("molecule lanes side by side: " if args.parallel else "molecule lanes, one after another: ") + "; ".join("%s: %s" % (n, " ".join(s for s, _ in rows)) for n, rows in lanes.items()))
     results = []
     b0, t0 = busy_jiffies(), time.monotonic()
-    threads = [threading.Thread(target=run_lane, args=(name, rows, results)) for name, rows in lanes.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    if args.parallel and not args.scenarios:
+        threads = [threading.Thread(target=run_lane, args=(name, rows, results)) for name, rows in lanes.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for name, rows in lanes.items():
+            run_lane(name, rows, results)
     wall = time.monotonic() - t0
     busy = (busy_jiffies()[0] - b0[0]) / os.sysconf("SC_CLK_TCK")
     say(table(results, lanes, wall, busy, os.cpu_count() or 1))
