@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run the Molecule scenarios of `make test` in lanes side by side, each lane's scenarios one after another.
 
     run_molecule.py                      # the lanes of tests/ci_budget.yml, one after another
@@ -40,7 +39,7 @@ def load_budget(path=BUDGET):
     with open(path) as stream:
         data = yaml.safe_load(stream)
     lanes = {name: [(row["scenario"], int(row["seconds"])) for row in rows] for name, rows in data["lanes"].items()}
-    seen = [s for rows in lanes.values() for s, _ in rows]
+    seen = [row[0] for rows in lanes.values() for row in rows]
     dupes = sorted({s for s in seen if seen.count(s) > 1})
     if dupes:
         raise SystemExit("%s: scenario(s) in more than one lane: %s" % (path, dupes))
@@ -54,7 +53,8 @@ def say(text):
 
 def run_scenario(lane, scenario, allotted, results):
     log = os.path.join(RUNS, "molecule-%s.log" % scenario)
-    free = subprocess.run(["df", "-h", "--output=avail", ROOT], capture_output=True, text=True).stdout.split()[-1]
+    free = subprocess.run(["df", "-h", "--output=avail", ROOT], capture_output=True, text=True,
+                          check=False).stdout.split()[-1]
     say("== [%s] molecule test -s %s (log: runs/molecule-%s.log; disk free: %s)" % (lane, scenario, scenario, free))
     t0 = time.monotonic()
     with open(log, "w") as out:
@@ -86,14 +86,14 @@ def run_lane(lane, rows, results):
 
 def table(results, lanes, wall, busy_s, cpus):
     out = ["", "%-12s %-11s %-7s %8s %9s %8s" % ("scenario", "lane", "result", "seconds", "allotted", "margin")]
-    order = [s for rows in lanes.values() for s, _ in rows]
+    order = [row[0] for rows in lanes.values() for row in rows]
     for r in sorted(results, key=lambda r: order.index(r["scenario"]) if r["scenario"] in order else 99):
         margin = "" if r["allotted"] is None else "%+.0f" % (r["allotted"] - r["seconds"])
         out.append("%-12s %-11s %-7s %8.0f %9s %8s" % (r["scenario"], r["lane"], "passed" if r["ok"] else "FAILED",
                                                        r["seconds"], r["allotted"] or "-", margin))
     for lane, rows in lanes.items():
         spent = sum(r["seconds"] for r in results if r["lane"] == lane)
-        allotted = sum(a for _, a in rows if a is not None)
+        allotted = sum(row[1] for row in rows if row[1] is not None)
         out.append("lane %-9s %.0fs of %ss allotted" % (lane, spent, allotted or "-"))
     out.append("molecule wall time %.0fs; the machine was busy %.0f CPU-s of %.0f (%d CPUs, %.0f%%)" % (
         wall, busy_s, wall * cpus, cpus, 100.0 * busy_s / max(wall * cpus, 1)))
@@ -111,7 +111,8 @@ def main(argv=None):
         lanes = {"serial": [(s, allot.get(s)) for s in args.scenarios]}
     os.makedirs(RUNS, exist_ok=True)
     open(os.path.join(RUNS, "molecule-times.txt"), "w").close()
-    say(("molecule lanes side by side: " if args.parallel else "molecule lanes, one after another: ") + "; ".join("%s: %s" % (n, " ".join(s for s, _ in rows)) for n, rows in lanes.items()))
+    plan = "; ".join("%s: %s" % (name, " ".join(row[0] for row in rows)) for name, rows in lanes.items())
+    say(("molecule lanes side by side: " if args.parallel else "molecule lanes, one after another: ") + plan)
     results = []
     b0, t0 = busy_jiffies(), time.monotonic()
     if args.parallel and not args.scenarios:
