@@ -1,10 +1,11 @@
-"""Lab VMs only: a bytecode cache for Python source imported from zip archives.
+"""Lab hosts only (VMs and containers): a bytecode cache for Python source imported from zip archives.
 
 Ansible sends every module as a zip (AnsiballZ) and zipimport compiles its Python source on every run: it never
-writes .pyc files. Under QEMU/TCG that compile is most of a task's time. This keeps the compiled code of each
+writes .pyc files. Under QEMU/TCG that compile is about a third of a task's time (docs/lab-vms.md). This keeps the compiled code of each
 source (keyed by the interpreter's magic number and the source's sha256) under a root-only directory and reuses it;
 the code object gets the importing file's name back, so tracebacks name the real path. Loaded by
-llmfleet_lab_zipimport_cache.pth. Not part of the collection: the lab VM base image ships it (lab/vm/rootfs).
+llmfleet_lab_zipimport_cache.pth. Not part of the collection: the lab VM base image (lab/vm/rootfs) and the lab
+container image (lab/image/build-image.sh) ship it.
 """
 
 import hashlib
