@@ -296,7 +296,7 @@ def _argv(engine, eng, spec, inst):
         if inst["binding"] == "engine":
             argv.append("--numa-bind")
     elif engine == "sglang":
-        argv = list(eng["argv"]) + ["--model-path", model["path"], "--tp", tp, "--host", listen, "--port", port,
+        argv = list(eng["argv"]) + ["--model-path", model["path"], "--tp-size", tp, "--host", listen, "--port", port,
                                     "--served-model-name", model["served_name"], "--enable-metrics"]
     else:
         path = model["path"] + "/" + model["file"] if model.get("file") else model["path"]

@@ -86,7 +86,7 @@ def test_h200x8_two_tp4_one_per_socket():
     assert [i["port"] for i in out] == [30000, 30001]
     argv = out[1]["argv"]
     assert argv[:3] == ["/opt/llmfleet/engines/sglang/bin/python", "-m", "sglang.launch_server"]
-    assert argv[argv.index("--tp") + 1] == "4" and argv[argv.index("--model-path") + 1] == "/srv/models/dsv3"
+    assert argv[argv.index("--tp-size") + 1] == "4" and argv[argv.index("--model-path") + 1] == "/srv/models/dsv3"
 
 
 def test_h200x8_tp4_groups_follow_sockets_when_gpu_numbering_interleaves():
