@@ -39,6 +39,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
+
 __all__ = ["GroupPlanError", "GROUP_ENGINES", "host_shape", "plan_groups"]
 
 GROUP_ENGINES = {
@@ -63,20 +65,14 @@ def _gpus(snapshot):
 
 
 def _interconnect(snapshot):
-    """``nvswitch``, ``nvlink`` or ``pcie``: how the GPUs of the node reach each other (all pairs)."""
-    pairs = (snapshot or {}).get("pairs") or []
-    if len(_gpus(snapshot)) < 2 or not pairs:
-        return "none" if len(_gpus(snapshot)) < 2 else "pcie"
-    routes = set()
-    for pair in pairs:
-        nv = pair.get("nvlink") or {}
-        if nv.get("via_nvswitch"):
-            routes.add("nvswitch")
-        elif isinstance(nv.get("bond_count"), int) and nv["bond_count"] > 0:
-            routes.add("nvlink")
-        else:
-            routes.add("pcie")
-    return routes.pop() if len(routes) == 1 else "mixed"
+    """``nvswitch``/``nvlink``/``pcie`` when one kind joins the node's GPUs (topology.gpu_groups' NVLink islands),
+    ``mixed`` for several islands, ``none`` for fewer than two GPUs."""
+    if len(_gpus(snapshot)) < 2:
+        return "none"
+    islands = gpu_groups(snapshot)
+    if len(islands) == 1:
+        return islands[0]["interconnect"]
+    return "pcie" if all(isl["size"] == 1 for isl in islands) else "mixed"
 
 
 def host_shape(snapshot):
