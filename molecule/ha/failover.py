@@ -65,9 +65,15 @@ def primary():
     return None
 
 
+def curl_args(rid, max_time, write_out):
+    """One authenticated request through the VIP, as curl options (``write_out``: curl's -w format)."""
+    return ("-sS -o /dev/null -w '%s' --max-time %d --cacert /root/ha-lab-ca.crt --resolve %s:443:%s "
+            "-H 'X-API-Key: %s' -H 'X-Request-Id: %s' https://%s/v1/models"
+            % (write_out, max_time, NAME, VIP, API_KEY, rid, NAME))
+
+
 def curl_cmd(rid, max_time=5):
-    return ("curl -sS -o /dev/null -w '%%{http_code}' --max-time %d --cacert /root/ha-lab-ca.crt --resolve %s:443:%s "
-            "-H 'X-API-Key: %s' -H 'X-Request-Id: %s' https://%s/v1/models" % (max_time, NAME, VIP, API_KEY, rid, NAME))
+    return "curl " + curl_args(rid, max_time, "%{http_code}")
 
 
 def write_records(client, prefix, count):
@@ -75,10 +81,7 @@ def write_records(client, prefix, count):
     TLS connection, kept alive; a process per request cost about 0.5 s each in the TCG guest); returns the ids that
     got 200."""
     ids = ["%s-%04d" % (prefix, i) for i in range(count)]
-    script = "curl " + " --next ".join(
-        "-sS -o /dev/null -w '%s %%{http_code}\\n' --max-time 40 --cacert /root/ha-lab-ca.crt --resolve %s:443:%s "
-        "-H 'X-API-Key: %s' -H 'X-Request-Id: %s' https://%s/v1/models" % (rid, NAME, VIP, API_KEY, rid, NAME)
-        for rid in ids)
+    script = "curl " + " --next ".join(curl_args(rid, 40, rid + " %{http_code}\\n") for rid in ids)
     rc, out = ssh(client, script, timeout=600, check=False)
     ok = [line.split()[0] for line in out.splitlines() if line.endswith(" 200")]
     if len(ok) != count:
