@@ -262,3 +262,34 @@ def test_vm_packages_select_a_derived_image():
     assert derived != base and derived == lab_vm.image_digest(base, ("pacemaker", "drbd-utils"))
     with pytest.raises(ValueError, match="llmfleet_vm_packages"):
         lab_vm.spec_from_hv("vm1", {"ansible_port": 2331, "llmfleet_vm_packages": "pacemaker; rm -rf /"})
+
+
+def _vm_hosts(inventory):
+    """{host: llmfleet_vm_packages} of the VM hosts of a Molecule inventory (vars as Ansible merges them)."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    inv = InventoryManager(loader=loader, sources=[str(inventory)])
+    vm = VariableManager(loader=loader, inventory=inv)
+    out = {}
+    for h in inv.get_hosts():
+        hv = vm.get_vars(host=h, include_hostvars=False)
+        if hv.get("llmfleet_lab_kind") == "vm":
+            out[h.name] = lab_vm.spec_from_hv(h.name, {"ansible_port": hv["ansible_port"], **hv}).packages
+    return out
+
+
+def test_the_vm_lane_builds_one_image():
+    """Every VM scenario of make test's vms lane bakes the same package list: one derived image per machine (a cold
+    build costs minutes; issue 17)."""
+    import yaml
+
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    budget = yaml.safe_load((repo / "tests/ci_budget.yml").read_text())
+    images = {}
+    for row in budget["lanes"]["vms"]:
+        for host, packages in _vm_hosts(repo / "molecule" / row["scenario"] / "inventory.yml").items():
+            images.setdefault(packages, []).append("%s/%s" % (row["scenario"], host))
+    assert len(images) == 1, images

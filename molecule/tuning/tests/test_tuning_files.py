@@ -1,7 +1,7 @@
 """What a container can show of the tuning layer: persisted files, tmpfiles entry, units (testinfra over SSH).
 
 Containers share the host kernel and have a read-only /proc/sys and /sys: nothing is applied live there (that is
-molecule/tuning_vm); the role must still write everything and say why it did not apply it."""
+molecule/node_vm); the role must still write everything and say why it did not apply it."""
 
 import sys
 from pathlib import Path
