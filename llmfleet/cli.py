@@ -37,6 +37,10 @@ def cmd_lab(args, console: Console) -> int:
     log = console.print
     if args.action == "up":
         rows = lab.up(inv, args.name, log=log)
+    elif args.action == "images":
+        for r in lab.images(inv, args.name, log=log):
+            console.print(f"{r['kind']} image ready for {', '.join(r['hosts'])} in {r['seconds']}s")
+        return 0
     elif args.action == "down":
         lab.down(inv, args.name, log=log)
         console.print("lab is down")
@@ -162,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     lab = sub.add_parser("lab", help="the local lab (containers and VMs)")
-    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("action", choices=["up", "down", "status", "images"],
+                     help="images: build (or find cached) the images the lab boots from, start nothing")
     lab.add_argument("-i", "--inventory", default=str(DEFAULT_LAB))
     lab.add_argument("--name", help="lab name (default: the inventory's name); keys and state live under lab/cache/labs/NAME")
     lab.set_defaults(func=cmd_lab)

@@ -124,6 +124,29 @@ def _kinds(hosts: dict) -> dict:
     return out
 
 
+def ensure_images(ctx: LabContext, hosts: dict) -> list[dict]:
+    """Build (or find cached) every image the lab's hosts boot from; starts nothing. One row per kind."""
+    rows = []
+    for kind, group in _kinds(hosts).items():
+        backend = _backend(kind)
+        t0 = time.monotonic()
+        if hasattr(backend, "ensure_images"):
+            backend.ensure_images(ctx, group)
+        else:
+            backend.ensure_image(ctx)
+        rows.append({"kind": kind, "hosts": sorted(group), "seconds": round(time.monotonic() - t0, 1)})
+    return rows
+
+
+def images(inventory: Path, name: str | None = None, log=print) -> list[dict]:
+    """`llmfleet lab images`: the lab's images, built ahead of `lab up` (make test warms them in the background)."""
+    ctx = make_context(inventory, name, log)
+    hosts = lab_hosts(load_inventory(ctx.inventory))
+    if not hosts:
+        raise LlmfleetError(f"{inventory} has no lab hosts (no host sets llmfleet_lab_kind)")
+    return ensure_images(ctx, hosts)
+
+
 def up(inventory: Path, name: str | None = None, log=print) -> list[dict]:
     ctx = make_context(inventory, name, log)
     hosts = lab_hosts(load_inventory(ctx.inventory))

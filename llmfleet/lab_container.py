@@ -3,6 +3,7 @@ over SSH. The base image is built from debootstrap (lab/image/) and tagged with 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import ipaddress
 import shutil
@@ -58,6 +59,16 @@ def ensure_image(ctx) -> str:
     tag = image_tag()
     if docker("image", "inspect", tag, check=False).returncode == 0:
         return tag
+    # docker's images are per machine, so is the lock (every checkout's labs share them)
+    paths.MACHINE_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(paths.MACHINE_CACHE / ".container-image-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a `lab up` and make test's background warm-up build it once
+        if docker("image", "inspect", tag, check=False).returncode == 0:
+            return tag
+        return _build_image(ctx, tag)
+
+
+def _build_image(ctx, tag: str) -> str:
     ctx.log(f"building lab image {tag} (debootstrap, about a minute)")
     t0 = time.monotonic()
     proc = subprocess.run(["bash", str(RECIPE[0]), tag], capture_output=True, text=True, check=False)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Controller-side build steps of the serving lab (run by molecule/serving prepare; `make demo` can call it too):
+# Controller-side build steps of the serving lab (run by molecule/default prepare; `make demo` can call it too):
 #   1. the llama_cpp engine wheelhouse (build-wheelhouse.sh, cached by version + flags),
 #   2. the tiny GGUF model + SHA256SUMS manifest (make_tiny_model.py), cached by recipe hash.
 # Both live under ${LLMFLEET_CACHE:-/var/cache/llmfleet} and survive clones of the repository on this machine.
@@ -10,6 +10,10 @@ ROOT="${LLMFLEET_ROOT:-$(cd "$HERE/../.." && pwd)}"
 PY="${LLMFLEET_PYTHON:-$ROOT/.venv/bin/python}"
 CACHE="${LLMFLEET_CACHE:-/var/cache/llmfleet}"
 GGUF_VERSION="${GGUF_VERSION:-0.17.1}"
+# one build at a time per machine (make test warms this in the background while the scenarios also ask for it)
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.serving-prepare.lock"
+flock 9
 
 wheelhouse="$(LLMFLEET_ROOT="$ROOT" bash "$HERE/build-wheelhouse.sh")"
 

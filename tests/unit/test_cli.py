@@ -111,3 +111,21 @@ def test_deploy_extra_vars_and_full():
 def test_deploy_extra_vars_without_a_name_is_a_clear_error(capsys):
     assert cli.main(["deploy", "-i", str(ROOT / "inventories" / "lab"), "-e", "no-equals-sign"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_lab_images_builds_each_kind_once_and_starts_nothing(monkeypatch, capsys):
+    """`llmfleet lab images` (make test's background warm-up): one image call per kind of the lab, no host started."""
+    from llmfleet import lab_container, lab_vm
+
+    calls = []
+    monkeypatch.setattr(lab_container, "ensure_image", lambda ctx: calls.append(("container", ctx.lab_name)))
+    monkeypatch.setattr(lab_vm, "ensure_images", lambda ctx, group: calls.append(("vm", tuple(sorted(group)))))
+    for backend in (lab_container, lab_vm):
+        monkeypatch.setattr(backend, "up", lambda *a, **k: pytest.fail("lab images started a host"))
+    rc = cli.main(["lab", "images", "-i", str(ROOT / "molecule" / "node_vm" / "inventory.yml"), "--name", "unit-images"])
+    assert rc == 0
+    assert calls == [("vm", ("rdma1", "rdma2"))]
+    assert "vm image ready for rdma1, rdma2" in capsys.readouterr().out
+    calls.clear()
+    assert cli.main(["lab", "images", "-i", str(ROOT / "inventories" / "lab"), "--name", "unit-images"]) == 0
+    assert calls == [("container", "unit-images")]
