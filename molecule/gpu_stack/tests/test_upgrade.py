@@ -38,7 +38,8 @@ def write(host, path, content, mode):
 def upgrade(version):
     proc = subprocess.run(
         [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(SCENARIO, "inventory.yml"),
-         os.path.join(ROOT, "playbooks", "upgrade_gpu_stack.yml"), "-e", f"nvidia_driver_version={version}",
+         os.path.join(ROOT, "playbooks", "upgrade_gpu_stack.yml"), "--limit", "gs-gpu1",
+         "-e", f"nvidia_driver_version={version}",
          "-e", "nvidia_driver_reboot_ok=false", "-e", '{"gpu_stack_model_server_units": ["%s"]}' % UNIT],
         capture_output=True, text=True, check=False, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""dk-gpu1 after the GPU stack converge: Debian's 535 DKMS module built for every installed kernel."""
+"""dk-gpu1 (molecule/gpu_stack) after the GPU stack converge: Debian's 535 DKMS module built for every installed kernel."""
 
 import re
 
