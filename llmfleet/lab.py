@@ -124,44 +124,40 @@ def _kinds(hosts: dict) -> dict:
     return out
 
 
-def ensure_images(ctx: LabContext, hosts: dict) -> list[dict]:
-    """Build (or find cached) every image the lab's hosts boot from; starts nothing. One row per kind."""
-    rows = []
-    for kind, group in _kinds(hosts).items():
-        backend = _backend(kind)
-        t0 = time.monotonic()
-        if hasattr(backend, "ensure_images"):
-            backend.ensure_images(ctx, group)
-        else:
-            backend.ensure_image(ctx)
-        rows.append({"kind": kind, "hosts": sorted(group), "seconds": round(time.monotonic() - t0, 1)})
-    return rows
+def _ensure_image(ctx: LabContext, backend, group: dict) -> float:
+    """Build (or find cached) the images one kind's hosts boot from; returns the seconds it took."""
+    t0 = time.monotonic()
+    if hasattr(backend, "ensure_images"):
+        backend.ensure_images(ctx, group)
+    else:
+        backend.ensure_image(ctx)
+    return time.monotonic() - t0
+
+
+def _lab(inventory: Path, name: str | None, log) -> tuple[LabContext, dict]:
+    """The lab's context and its lab hosts; refuses an inventory without any."""
+    ctx = make_context(inventory, name, log)
+    hosts = lab_hosts(load_inventory(ctx.inventory))
+    if not hosts:
+        raise LlmfleetError(f"{inventory} has no lab hosts (no host sets llmfleet_lab_kind)")
+    return ctx, hosts
 
 
 def images(inventory: Path, name: str | None = None, log=print) -> list[dict]:
-    """`llmfleet lab images`: the lab's images, built ahead of `lab up` (make test warms them in the background)."""
-    ctx = make_context(inventory, name, log)
-    hosts = lab_hosts(load_inventory(ctx.inventory))
-    if not hosts:
-        raise LlmfleetError(f"{inventory} has no lab hosts (no host sets llmfleet_lab_kind)")
-    return ensure_images(ctx, hosts)
+    """`llmfleet lab images`: the lab's images, built ahead of `lab up` (make test warms them in the background);
+    starts nothing. One row per kind."""
+    ctx, hosts = _lab(inventory, name, log)
+    return [{"kind": kind, "hosts": sorted(group), "seconds": round(_ensure_image(ctx, _backend(kind), group), 1)}
+            for kind, group in _kinds(hosts).items()]
 
 
 def up(inventory: Path, name: str | None = None, log=print) -> list[dict]:
-    ctx = make_context(inventory, name, log)
-    hosts = lab_hosts(load_inventory(ctx.inventory))
-    if not hosts:
-        raise LlmfleetError(f"{inventory} has no lab hosts (no host sets llmfleet_lab_kind)")
+    ctx, hosts = _lab(inventory, name, log)
     ensure_ssh_key(ctx)
     results = []
     for kind, group in _kinds(hosts).items():
         backend = _backend(kind)
-        t0 = time.monotonic()
-        if hasattr(backend, "ensure_images"):
-            backend.ensure_images(ctx, group)
-        else:
-            backend.ensure_image(ctx)
-        log(f"{kind} image ready in {time.monotonic() - t0:.1f}s")
+        log(f"{kind} image ready in {_ensure_image(ctx, backend, group):.1f}s")
         if hasattr(backend, "prepare"):
             backend.prepare(ctx, group)
         # VMs under TCG share 2 cores: start them one after another; containers in parallel.
