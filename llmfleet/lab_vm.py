@@ -908,12 +908,16 @@ def down(name: str, hv: dict, ctx) -> None:
         timeout = int(hv.get("llmfleet_vm_shutdown_timeout", timeout))
     pid = _read_pid(paths)
     if pid and _alive(pid):
-        _log(ctx, f"vm {name}: powering off (pid {pid})")
         clean = False
-        if _qmp(paths.qmp, "system_powerdown"):  # ACPI power button -> systemd poweroff
-            clean = _wait_exit(pid, timeout)
+        if timeout <= 0:
+            _log(ctx, f"vm {name}: stopping qemu at once (pid {pid}, llmfleet_vm_shutdown_timeout: {timeout})")
+        else:
+            _log(ctx, f"vm {name}: powering off (pid {pid})")
+            if _qmp(paths.qmp, "system_powerdown"):  # ACPI power button -> systemd poweroff
+                clean = _wait_exit(pid, timeout)
+            if not clean:
+                _log(ctx, f"vm {name}: no clean poweroff within {timeout}s, killing qemu")
         if not clean:
-            _log(ctx, f"vm {name}: no clean poweroff within {timeout}s, killing qemu")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             if not _wait_exit(pid, 10):

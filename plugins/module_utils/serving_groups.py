@@ -378,3 +378,63 @@ def plan_groups(specs, hosts, models, engines=None):
                 "ranks": mlist,
             })
     return {"groups": groups, "by_host": by_host, "warnings": warnings}
+
+
+def _groups_by_host(plan):
+    out = {}
+    for g in plan.get("groups") or []:
+        for h in g["members"]:
+            out[h] = g
+    return out
+
+
+def check_limit(plan, limit_hosts, widen=False):
+    """A run limited to ``limit_hosts`` must take every group whole: ``(hosts, messages)``.
+
+    A group is deployed whole (its ranks start together, a worker alone has lost its share of the model). With
+    ``widen=False`` a limit that names part of a group raises :class:`GroupPlanError` naming the group, the hosts
+    it names and the ones it leaves out; with ``widen=True`` the missing members are added and each addition is
+    said in ``messages``. Hosts in no group pass through.
+    """
+    limit = list(dict.fromkeys(limit_hosts or []))
+    hosts, messages, partial = list(limit), [], []
+    for g in plan.get("groups") or []:
+        named = [h for h in g["members"] if h in limit]
+        missing = [h for h in g["members"] if h not in limit]
+        if named and missing:
+            partial.append((g, named, missing))
+    if partial and not widen:
+        raise GroupPlanError("--limit names part of a model-server group (a group is deployed whole): %s; "
+                             "add the missing hosts to --limit"
+                             % "; ".join("%s: limit has %s, leaves out %s" % (g["name"], ", ".join(n), ", ".join(m))
+                                         for g, n, m in partial))
+    for g, named, missing in partial:
+        hosts.extend(h for h in missing if h not in hosts)
+        messages.append("--limit widened to the whole group %s: added %s" % (g["name"], ", ".join(missing)))
+    return hosts, messages
+
+
+def full_path_hosts(plan, changed_hosts):
+    """The hosts that must take the full path when ``changed_hosts`` do: each widened to its whole group, so the
+    fast path never skips one member of a group that the run changes. Sorted."""
+    by_host = _groups_by_host(plan)
+    out = set(changed_hosts or [])
+    for h in list(out):
+        g = by_host.get(h)
+        if g:
+            out.update(g["members"])
+    return sorted(out)
+
+
+def rolling_batches(plan):
+    """Batches for a rolling restart: ``[[group name, ...], ...]``.
+
+    A group is restarted whole, in one batch. Two groups of the same model are never in one batch (the other
+    replicas keep serving it), so batch *k* holds the *k*-th group of every model; a model with one group is
+    down while its batch restarts, and that is said by the caller.
+    """
+    per_model = {}
+    for g in sorted(plan.get("groups") or [], key=lambda x: (x["model"], x["name"])):
+        per_model.setdefault(g["model"], []).append(g["name"])
+    depth = max([len(v) for v in per_model.values()] or [0])
+    return [[names[k] for _model, names in sorted(per_model.items()) if k < len(names)] for k in range(depth)]

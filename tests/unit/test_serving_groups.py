@@ -226,3 +226,40 @@ def test_the_h200_run_offloaded_split_over_rpc_and_recovered_after_a_worker_kill
     assert events["chat before kill"] == [200]
     assert events["leader exited after the worker's kill"][0] == -6  # SIGABRT: the group is down as a whole
     assert events["chat after restarting worker then leader"][0] == 200
+
+
+def _six_h200_nodes_two_models():
+    """dsv3-0 / dsv3-1 (BF16, 2 nodes each) on gpu-h01..04, and two one-node replicas of the FP8 model on 05, 06."""
+    hosts = fleet(6, "NVIDIA H200", H200_MIB, prefix="gpu-h")
+    return plan([spec(model="dsv3-bf16", replicas=2, hosts=["gpu-h01", "gpu-h02", "gpu-h03", "gpu-h04"]),
+                 spec(name="fp8", model="dsv3-fp8", nodes=1, replicas=2, tensor_parallel_size=8,
+                      hosts=["gpu-h05", "gpu-h06"])], hosts)
+
+
+def test_a_limit_that_names_part_of_a_group_is_refused_or_widened():
+    out = _six_h200_nodes_two_models()
+    with pytest.raises(sg.GroupPlanError, match=r"dsv3-0: limit has gpu-h02, leaves out gpu-h01"):
+        sg.check_limit(out, ["gpu-h02", "gpu-h05"])
+    hosts, messages = sg.check_limit(out, ["gpu-h02", "gpu-h05"], widen=True)
+    assert hosts == ["gpu-h02", "gpu-h05", "gpu-h01"]
+    assert messages == ["--limit widened to the whole group dsv3-0: added gpu-h01"]
+    # whole groups and hosts outside any group pass unchanged
+    assert sg.check_limit(out, ["gpu-h03", "gpu-h04", "gpu-h06", "svc1"]) == (
+        ["gpu-h03", "gpu-h04", "gpu-h06", "svc1"], [])
+
+
+def test_the_fast_path_never_skips_one_member_of_a_changed_group():
+    out = _six_h200_nodes_two_models()
+    assert sg.full_path_hosts(out, ["gpu-h04"]) == ["gpu-h03", "gpu-h04"]
+    assert sg.full_path_hosts(out, ["gpu-h05", "svc1"]) == ["gpu-h05", "svc1"]
+    assert sg.full_path_hosts(out, []) == []
+
+
+def test_rolling_restart_batches_take_whole_groups_never_two_of_one_model():
+    out = _six_h200_nodes_two_models()
+    batches = sg.rolling_batches(out)
+    assert batches == [["dsv3-0", "fp8-0"], ["dsv3-1", "fp8-1"]]
+    model_of = dict((g["name"], g["model"]) for g in out["groups"])
+    for batch in batches:
+        assert len(set(model_of[n] for n in batch)) == len(batch)
+    assert sg.rolling_batches({"groups": []}) == []
