@@ -38,9 +38,6 @@ _NETWORK = re.compile(_PREFIX + r"Using network (?P<net>\S+)")
 _CHANNEL = re.compile(_PREFIX + r"Channel \d+/\d+ : \d+\[[0-9a-f]+\] -> \d+\[[0-9a-f]+\]"
                       r"(?: \[(?:send|receive)\])? via (?P<via>\S+)")
 
-#: What a ``Using network`` name means for the transport between nodes.
-_NETWORKS = {"IB": "rdma", "IBext": "rdma", "IBext_v7": "rdma", "IBext_v8": "rdma", "Socket": "socket"}
-
 
 def parse(text):
     """The facts of one NCCL init log (one process or a whole group's logs concatenated).
@@ -97,14 +94,13 @@ def parse(text):
 
 
 def _transport(facts):
-    net = facts["channels"]
-    if net:
-        # a channel between nodes decides: the network line is per process, the channels are what was built
-        if any(k != "NET/Socket" for k in net):
-            return "socket" if net.get("NET/Socket") else "rdma"
-        return "socket"
+    if facts["channels"]:
+        # a channel between nodes decides (the network line is per process, the channels are what was built): one
+        # channel on sockets is a fallback
+        return "socket" if "NET/Socket" in facts["channels"] else "rdma"
     if facts["network"]:
-        return _NETWORKS.get(facts["network"], "rdma" if facts["network"].startswith("IB") else "socket")
+        # IB, and the IB net plugins (IBext, IBext_v8, ...) are RDMA; Socket is not
+        return "rdma" if facts["network"].startswith("IB") else "socket"
     if facts["intra_node_channels"]:
         return "intra-node"
     return "unknown"

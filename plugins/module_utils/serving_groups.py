@@ -380,14 +380,6 @@ def plan_groups(specs, hosts, models, engines=None):
     return {"groups": groups, "by_host": by_host, "warnings": warnings}
 
 
-def _groups_by_host(plan):
-    out = {}
-    for g in plan.get("groups") or []:
-        for h in g["members"]:
-            out[h] = g
-    return out
-
-
 def check_limit(plan, limit_hosts, widen=False):
     """A run limited to ``limit_hosts`` must take every group whole: ``(hosts, messages)``.
 
@@ -417,11 +409,10 @@ def check_limit(plan, limit_hosts, widen=False):
 def full_path_hosts(plan, changed_hosts):
     """The hosts that must take the full path when ``changed_hosts`` do: each widened to its whole group, so the
     fast path never skips one member of a group that the run changes. Sorted."""
-    by_host = _groups_by_host(plan)
-    out = set(changed_hosts or [])
-    for h in list(out):
-        g = by_host.get(h)
-        if g:
+    changed = set(changed_hosts or [])
+    out = set(changed)
+    for g in plan.get("groups") or []:
+        if changed.intersection(g["members"]):
             out.update(g["members"])
     return sorted(out)
 

@@ -54,7 +54,7 @@ def test_socket_fallback_fails_a_group_planned_for_rdma():
 
 
 def test_socket_fallback_only_warns_when_configured():
-    status, _ = nt.verdict(load("socket_fallback.log"), planned_rdma=True, on_socket="warn")
+    status = nt.verdict(load("socket_fallback.log"), planned_rdma=True, on_socket="warn")[0]
     assert status == "warn"
 
 
