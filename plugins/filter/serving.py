@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils import serving_groups as sg
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import ServingPlanError, plan_instances
 
 
@@ -28,6 +29,61 @@ def model_server_instances(snapshot, specs, models, host=None, islands=None, pla
                               reserved_cpus=reserved_cpus or "", rdma_gid_index=rdma_gid_index,
                               numa_binding=numa_binding, cpu_engines_take_gpus=bool(cpu_engines_take_gpus))
     except ServingPlanError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def _addresses(hvars):
+    """A host's IPv4 addresses in its facts' interface order (``[{address, interface}]``), then ansible_host."""
+    facts = hvars.get("ansible_facts") or {}
+    out = []
+    for iface in facts.get("interfaces") or []:
+        ipv4 = (facts.get(str(iface).replace("-", "_")) or {}).get("ipv4") or {}
+        rows = ([ipv4] if isinstance(ipv4, Mapping) else list(ipv4)) + list(
+            (facts.get(str(iface).replace("-", "_")) or {}).get("ipv4_secondaries") or [])
+        out.extend({"address": r.get("address"), "interface": iface} for r in rows if isinstance(r, Mapping))
+    if hvars.get("ansible_host"):
+        match = [r["interface"] for r in out if r["address"] == hvars["ansible_host"]]
+        out.append({"address": hvars["ansible_host"], "interface": match[0] if match else None})
+    return out
+
+
+def model_server_groups(specs, hostvars, models, cidr="", engines=None, unit_prefix="llmfleet-model", limit=None):
+    """The model-server groups of the site (module_utils/serving_groups.plan_groups), from every member's
+    pre-flight GPU snapshot (``ansible_facts.llmfleet_gpu``), its address on the serving network
+    (``llmfleet_serving_address``, else the first address inside ``cidr``, else ``ansible_host`` when ``cidr``
+    is empty) and the rdma role's ``llmfleet_rdma_nccl_env``. ``limit``: the run's hosts; a group that the run
+    takes only in part is refused (a group is deployed whole)."""
+    hosts = {}
+    names = sorted(set(h for s in specs or [] if isinstance(s, Mapping) for h in (s.get("hosts") or [])
+                       if isinstance(h, str)))
+    try:
+        for name in names:
+            if name not in hostvars:
+                continue
+            hvars = hostvars[name]
+            gpu = (hvars.get("ansible_facts") or {}).get("llmfleet_gpu")
+            if not gpu:
+                continue
+            addresses = _addresses(hvars)
+            address, iface = sg.serving_address(cidr, addresses)
+            if hvars.get("llmfleet_serving_address"):
+                address = hvars["llmfleet_serving_address"]
+                iface = ([r["interface"] for r in addresses if r["address"] == address] or [iface])[0]
+            elif not cidr and hvars.get("ansible_host"):
+                address, iface = addresses[-1]["address"], addresses[-1]["interface"]
+            if cidr and not address:
+                raise sg.GroupPlanError(
+                    "%s has no address inside llmfleet_serving_cidr=%s (has %s); set llmfleet_serving_address for "
+                    "it or fix the CIDR" % (name, cidr, ", ".join(sorted(set(str(r["address"]) for r in addresses)))
+                                            or "none"))
+            hosts[name] = {"gpu": gpu, "serving_address": address, "serving_interface": iface,
+                           "nccl_env": dict(hvars.get("llmfleet_rdma_nccl_env") or {})}
+        plan = sg.plan_groups(list(specs or []), hosts, list(models or []), engines=engines or None,
+                              unit_prefix=unit_prefix)
+        if limit is not None:
+            sg.check_limit(plan, list(limit))
+        return plan
+    except sg.GroupPlanError as exc:
         raise AnsibleFilterError(str(exc))
 
 
@@ -76,6 +132,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "model_server_instances": model_server_instances,
+            "model_server_groups": model_server_groups,
             "alert_rules_override": alert_rules_override,
             "model_server_targets": model_server_targets,
         }

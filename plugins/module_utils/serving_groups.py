@@ -37,18 +37,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
 
-__all__ = ["GroupPlanError", "GROUP_ENGINES", "host_shape", "plan_groups"]
+__all__ = ["GroupPlanError", "GROUP_ENGINES", "host_shape", "plan_groups", "serving_address", "check_limit",
+           "full_path_hosts", "rolling_batches"]
 
 GROUP_ENGINES = {
     "vllm": {"argv": ["/opt/llmfleet/engines/vllm/bin/vllm", "serve"], "health_path": "/health"},
     "sglang": {"argv": ["/opt/llmfleet/engines/sglang/bin/python", "-m", "sglang.launch_server"],
                "health_path": "/health"},
     "llama_cpp": {"argv": ["/opt/llmfleet/engines/llama_cpp/bin/llama-server"],
-                  "worker_argv": ["/opt/llmfleet/engines/llama_cpp/bin/rpc-server"], "health_path": "/health"},
+                  "worker_argv": ["/opt/llmfleet/engines/llama_cpp/bin/rpc-server"], "health_path": "/health",
+                  "metrics_path": "/metrics"},
 }
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
@@ -282,12 +285,68 @@ def _argv(spec, eng, tp, pp, rank, members, hosts, leader_addr, rdv_port):
     return argv
 
 
-def plan_groups(specs, hosts, models, engines=None):
+def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
+    """The fields the model_server role's units, readiness wait, state file and monitoring read of a per-host
+    instance (serving_plan), for one member of a group: a member deploys like an instance."""
+    model, rank = spec["model"], member["rank"]
+    leader = rank == 0
+    # llama.cpp's workers get the tensors over RPC from the leader: only the leader reads the weights
+    reads_weights = leader or spec["engine"] != "llama_cpp"
+    workers = []
+    if leader and spec["engine"] == "llama_cpp":
+        workers = [{"host": h, "address": hosts[h].get("serving_address"), "port": spec["rpc_port"]}
+                   for h in members[1:]]
+    return {
+        "name": "%s-%s" % (gname, "leader" if leader else "worker%d" % rank),
+        "served_model_name": model.get("served_name") or model["name"],
+        "model": model["name"],
+        "model_path": model["path"] if reads_weights else None,
+        "manifest": (model.get("manifest") or model["path"] + "/SHA256SUMS") if reads_weights else None,
+        "tensor_parallel_size": tp,
+        "interconnect": shape["interconnect"],
+        "island": [],
+        "numa_nodes": [],
+        "cpus": "",
+        "binding": "none",
+        "binding_source": "group %s takes the whole node" % gname,
+        "systemd": {},
+        "enabled": True,
+        "members": list(members),
+        "fabric": fabric,
+        "workers": workers,
+        # readiness: the leader answers HTTP; a llama.cpp worker's rpc-server listens on its port; a vLLM/SGLang
+        # worker serves nothing of its own (its unit running is all there is to see)
+        "health_path": eng.get("health_path") if leader else None,
+        "metrics_path": eng.get("metrics_path", "/metrics") if leader else None,
+        "tcp_port": spec["rpc_port"] if not leader and spec["engine"] == "llama_cpp" else None,
+    }
+
+
+def serving_address(cidr, addresses):
+    """The first of ``addresses`` (``[{address, interface}]``, in the host's order) inside ``cidr``:
+    ``(address, interface)``, or ``(None, None)``. ``cidr`` empty: ``(None, None)``."""
+    if not cidr:
+        return None, None
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=True)
+    except ValueError as exc:
+        raise GroupPlanError("llmfleet_serving_cidr=%r is not a network: %s" % (cidr, exc))
+    for row in addresses or []:
+        try:
+            if ipaddress.ip_address(str(row.get("address"))) in net:
+                return str(row["address"]), row.get("interface")
+        except ValueError:
+            continue
+    return None, None
+
+
+def plan_groups(specs, hosts, models, engines=None, unit_prefix="llmfleet-model"):
     """Every group of ``model_server_groups``: ``{groups: [...], by_host: {host: [member]}, warnings: [...]}``.
 
     A group: ``{name, spec, replica, engine, model, nodes, leader, members: [host...], rendezvous,
     tensor_parallel_size, pipeline_parallel_size, fabric, fit, shape, port}``; a member (``by_host``):
-    ``{group, host, rank, role: leader|worker, gpus, gpu_uuids, argv, env, listen, port, unit}``.
+    ``{group, host, rank, role: leader|worker, gpus, gpu_uuids, argv, env, listen, port, unit}`` plus the
+    instance fields of :func:`_instance` (so that the role deploys a member as it deploys an instance).
     """
     if not isinstance(specs, (list, tuple)):
         raise GroupPlanError("model_server_groups must be a list, got %s" % type(specs).__name__)
@@ -361,11 +420,13 @@ def plan_groups(specs, hosts, models, engines=None):
                     "listen": hosts[h].get("serving_address") or "127.0.0.1",
                     "port": spec["port"] if rank == 0 or spec["engine"] == "sglang" else (
                         spec["rpc_port"] if spec["engine"] == "llama_cpp" else None),
-                    "unit": "llmfleet-group-%s-%s.service" % (gname, "leader" if rank == 0 else "worker%d" % rank),
+                    "unit": "%s-%s-%s.service" % (unit_prefix, gname, "leader" if rank == 0 else "worker%d" % rank),
                     "argv": _argv(spec, eng_all[spec["engine"]], tp, pp, rank, members, hosts, leader_addr,
                                   rdv_port),
                     "env": _env(spec, hosts[h], gpus, fabric),
                 }
+                member.update(_instance(spec, eng_all[spec["engine"]], gname, shape, tp, member, members, hosts,
+                                        fabric))
                 mlist.append(member)
                 by_host.setdefault(h, []).append(member)
             groups.append({

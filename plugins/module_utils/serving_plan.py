@@ -72,11 +72,12 @@ DEFAULT_ENGINES = {
         "gpu": True,
     },
     "llama_cpp": {
-        "argv": ["/opt/llmfleet/engines/llama_cpp/bin/python", "-m", "llama_cpp.server"],
-        "health_path": "/v1/models",  # llama-cpp-python's server has no /health
-        "metrics_path": None,  # and no /metrics: Prometheus probes it through the blackbox exporter
+        # llama.cpp's own server (lab/serving/build-llama-cpp.sh builds it with the RPC backend, CPU or CUDA)
+        "argv": ["/opt/llmfleet/engines/llama_cpp/bin/llama-server"],
+        "health_path": "/health",  # 503 while the model loads, 200 when it answers
+        "metrics_path": "/metrics",  # with --metrics
         "numa_bind": False,
-        "gpu": False,
+        "gpu": False,  # runs without GPUs too; with GPUs it offloads every layer (--n-gpu-layers)
         "chat_format": "chatml",
     },
 }
@@ -302,9 +303,12 @@ def _argv(engine, eng, spec, inst):
         path = model["path"] + "/" + model["file"] if model.get("file") else model["path"]
         threads = spec["threads"] or inst["cpu_count"] or 1
         argv = list(eng["argv"]) + ["--model", path, "--host", listen, "--port", port,
-                                    "--model_alias", model["served_name"],
-                                    "--chat_format", str(eng.get("chat_format") or "chatml"),
-                                    "--n_threads", str(threads)]
+                                    "--alias", model["served_name"],
+                                    "--chat-template", str(eng.get("chat_format") or "chatml"),
+                                    "--threads", str(threads),
+                                    # every layer on the instance's GPUs when it has any (a CPU build ignores it)
+                                    "--n-gpu-layers", "999" if inst["gpus"] else "0",
+                                    "--metrics", "--no-webui"]
     return argv + spec["extra_args"]
 
 

@@ -147,11 +147,13 @@ def test_recorded_h200x2_two_tp1_instances():
     # the recorded VM reports NUMA node -1: the group uses every node of the host
     assert all(i["numa_unknown"] for i in out)
     argv = out[0]["argv"]
-    assert argv[:3] == ["/opt/llmfleet/engines/llama_cpp/bin/python", "-m", "llama_cpp.server"]
+    assert argv[0] == "/opt/llmfleet/engines/llama_cpp/bin/llama-server"
     assert argv[argv.index("--model") + 1] == "/srv/models/tiny/tiny.gguf"
-    assert argv[argv.index("--chat_format") + 1] == "chatml"
+    assert argv[argv.index("--chat-template") + 1] == "chatml"
+    # each instance has its GPU: every layer is offloaded to it
+    assert argv[argv.index("--n-gpu-layers") + 1] == "999"
     assert [i["port"] for i in out] == [8101, 8102]
-    assert out[0]["health_path"] == "/v1/models" and out[0]["metrics_path"] is None
+    assert out[0]["health_path"] == "/health" and out[0]["metrics_path"] == "/metrics"
 
 
 def test_recorded_h200x2_tp2():
@@ -244,6 +246,8 @@ def test_cpu_engine_without_gpus():
                host=two_socket_host())
     assert [(i["name"], i["gpus"], i["cpus"]) for i in out] == [("cpu-0", [], "0-31"), ("cpu-1", [], "0-31")]
     assert "CUDA_VISIBLE_DEVICES" not in out[0]["env"]
+    argv = out[0]["argv"]
+    assert argv[argv.index("--n-gpu-layers") + 1] == "0"
 
 
 # --------------------------------------------------------------------------- the filter
