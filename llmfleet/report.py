@@ -48,7 +48,7 @@ def latest_deploy(run_root: Path | None = None) -> dict | None:
     return None
 
 
-PLAN_TASK = "Plan the model-server instances from the GPU topology"
+PLAN_TASK = "Plan this host's model servers (instances and group members)"
 # a GPU node on site.yml's fast path skips the model_server role; its instances come back from its converge stamp
 FAST_PATH_TASK = "Keep the model servers of a skipped GPU node for the monitoring server and rolling restarts"
 _PLAN_FACT = {PLAN_TASK: "__model_server_plan", FAST_PATH_TASK: "llmfleet_model_servers"}

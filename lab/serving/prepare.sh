@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Controller-side build steps of the serving lab (run by molecule/default prepare; `make demo` can call it too):
-#   1. the llama_cpp engine wheelhouse (build-wheelhouse.sh, cached by version + flags),
+#   1. llama.cpp's llama-server + rpc-server (build-llama-cpp.sh, CPU, cached by recipe),
 #   2. the tiny GGUF model + SHA256SUMS manifest (make_tiny_model.py), cached by recipe hash.
 # Both live under ${LLMFLEET_CACHE:-/var/cache/llmfleet} and survive clones of the repository on this machine.
-# Prints two lines: "wheelhouse=<dir>" and "model=<dir>"; writes both to lab/cache/serving/artifacts.json.
+# Prints two lines: "llama_cpp_build=<dir>" and "model=<dir>"; writes both to lab/cache/serving/artifacts.json.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="${LLMFLEET_ROOT:-$(cd "$HERE/../.." && pwd)}"
@@ -15,7 +15,7 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.serving-prepare.lock"
 flock 9
 
-wheelhouse="$(LLMFLEET_ROOT="$ROOT" bash "$HERE/build-wheelhouse.sh")"
+build="$(LLMFLEET_ROOT="$ROOT" LLAMA_CPP_CUDA_ARCHS="" bash "$HERE/build-llama-cpp.sh" | tail -n 1)"
 
 # The gguf writer lives in its own small venv (the controller's .venv stays exactly requirements.lock).
 tools="$CACHE/tools/gguf-$GGUF_VERSION"
@@ -39,7 +39,7 @@ if [ ! -f "$model/.complete" ]; then
 fi
 # Where the lab inventories find them (lab/cache is per checkout and git-ignored).
 mkdir -p "$ROOT/lab/cache/serving"
-printf '{"wheelhouse": "%s", "model": "%s", "wheel_build_seconds": %s}\n' "$wheelhouse" "$model" \
-  "$(cat "$wheelhouse/build-seconds.txt" 2>/dev/null || echo null)" > "$ROOT/lab/cache/serving/artifacts.json"
-echo "wheelhouse=$wheelhouse"
+printf '{"llama_cpp_build": "%s", "model": "%s", "llama_cpp_build_seconds": %s}\n' "$build" "$model" \
+  "$(cat "$build/build-seconds.txt" 2>/dev/null || echo null)" > "$ROOT/lab/cache/serving/artifacts.json"
+echo "llama_cpp_build=$build"
 echo "model=$model"

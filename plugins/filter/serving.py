@@ -87,6 +87,27 @@ def model_server_groups(specs, hostvars, models, cidr="", engines=None, unit_pre
         raise AnsibleFilterError(str(exc))
 
 
+def local_url(member, path=None):
+    """``http://<address>:<port><path>`` of an instance or group member, as seen from its own host (a wildcard
+    listen address is reached on 127.0.0.1)."""
+    listen = str(member.get("listen") or "127.0.0.1")
+    if listen in ("0.0.0.0", "::", ""):
+        listen = "127.0.0.1"
+    if ":" in listen:
+        listen = "[%s]" % listen
+    return "http://%s:%s%s" % (listen, member.get("port"), member.get("health_path") if path is None else path)
+
+
+def model_group_check_entry(member):
+    """The group check's view (``llmfleet-model-group check``) of a group leader from ``model_server_groups``."""
+    if not isinstance(member, Mapping) or member.get("role") != "leader":
+        raise AnsibleFilterError("model_group_check_entry wants a group leader, got %r" % (member,))
+    return {"group": member["group"], "model": member.get("served_model_name", ""), "unit": member["unit"],
+            "health_url": local_url(member),
+            "workers": [{"host": w["host"], "address": w["address"], "port": w["port"]}
+                        for w in member.get("workers") or []]}
+
+
 def alert_rules_override(rules, overrides=None):
     """A Prometheus rule file with the ``for:`` of the named alerts replaced (``{alert: duration}``)."""
     if not isinstance(rules, Mapping) or not isinstance(rules.get("groups"), list):
@@ -124,8 +145,9 @@ def model_server_targets(host, this_run=None, remote_results=None, previous=None
             return [dict(t) for t in (previous or []) if isinstance(t, Mapping) and t.get("host") == host]
     if not isinstance(source, (list, tuple)):
         raise AnsibleFilterError("%s: model servers must be a list, got %s" % (host, type(source).__name__))
+    # a group's workers answer no HTTP (their leader's probe covers the group): no scrape target of their own
     return [dict(inst, host=host, address=address or host) for inst in source
-            if isinstance(inst, Mapping) and inst.get("enabled")]
+            if isinstance(inst, Mapping) and inst.get("enabled") and inst.get("health_path", "/") is not None]
 
 
 class FilterModule(object):
@@ -133,6 +155,8 @@ class FilterModule(object):
         return {
             "model_server_instances": model_server_instances,
             "model_server_groups": model_server_groups,
+            "model_group_check_entry": model_group_check_entry,
+            "model_server_local_url": local_url,
             "alert_rules_override": alert_rules_override,
             "model_server_targets": model_server_targets,
         }

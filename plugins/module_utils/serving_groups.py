@@ -312,6 +312,7 @@ def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
         "systemd": {},
         "enabled": True,
         "members": list(members),
+        "leader_address": hosts[members[0]].get("serving_address"),
         "fabric": fabric,
         "workers": workers,
         # readiness: the leader answers HTTP; a llama.cpp worker's rpc-server listens on its port; a vLLM/SGLang

@@ -83,4 +83,4 @@ def test_instances_of_a_host_on_the_fast_path_come_from_its_stamp(runs):
 def test_the_task_names_the_report_reads_exist():
     root = Path(__file__).resolve().parents[2]
     assert "- name: %s\n" % report.FAST_PATH_TASK in (root / "playbooks" / "site.yml").read_text()
-    assert "- name: %s\n" % report.PLAN_TASK in (root / "roles" / "model_server" / "tasks" / "main.yml").read_text()
+    assert "- name: %s\n" % report.PLAN_TASK in (root / "roles" / "model_server" / "tasks" / "plan.yml").read_text()

@@ -1,5 +1,7 @@
-"""Serving lab verify: real completions, every Prometheus target up, rolling restart keeps N-1, corrupt weights
-refuse to start, and a stopped model server fires ModelServerDown within its for: (tests run in file order)."""
+"""Serving lab verify: real completions from every replica and from the group split across both GPU nodes, every
+Prometheus target up, rolling restart keeps N-1 (replicas one at a time, the group whole), corrupt weights refuse to
+start, and a stopped model server fires ModelServerDown within its for: (tests run in file order). The group's own
+lifecycle (worker killed, recovery, ModelServerGroupDegraded): test_split_group.py, after these."""
 
 import base64
 import json
@@ -21,7 +23,8 @@ SCENARIO = os.path.join(ROOT, "molecule", "serving")
 SECRETS = os.path.join(ROOT, "lab", "cache", "secrets", "molecule-serving", "monitoring")
 RESULTS = os.path.join(ROOT, "lab", "cache", "serving", "verify-results.json")
 INVENTORY = yaml.safe_load(open(os.path.join(SCENARIO, "inventory.yml")))
-GPU_ADDR = INVENTORY["all"]["children"]["gpu_nodes"]["hosts"]["srv-gpu1"]["ansible_host"]
+GPU_HOSTS = INVENTORY["all"]["children"]["gpu_nodes"]["hosts"]
+GPU_ADDR = GPU_HOSTS["srv-gpu1"]["ansible_host"]
 MON_ADDR = INVENTORY["all"]["children"]["monitoring"]["hosts"]["srv-mon1"]["ansible_host"]
 ALERT_FOR_S = 30  # monitoring_alert_for_overrides.ModelServerDown in inventory.yml
 SCRAPE_S = 5
@@ -53,16 +56,39 @@ def prom(path):
     return data["data"]
 
 
+def state_of(name):
+    """model-servers.json of inventory host NAME, read through Ansible (the lab's own SSH key)."""
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible"), "-i", os.path.join(SCENARIO, "inventory.yml"),
+                           name, "-m", "ansible.builtin.slurp", "-a", "src=/etc/llmfleet/model-servers.json", "-o"],
+                          capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
+    content = json.loads(proc.stdout.split("=>", 1)[1])["content"]
+    return [dict(i, address=GPU_HOSTS[name]["ansible_host"], host=name)
+            for i in json.loads(base64.b64decode(content))["instances"]]
+
+
 @pytest.fixture(scope="module")
-def instances(host):
-    return json.loads(host.file("/etc/llmfleet/model-servers.json").content_string)["instances"]
+def members():
+    """Every deployed instance and group member of both GPU nodes."""
+    return state_of("srv-gpu1") + state_of("srv-gpu2")
+
+
+@pytest.fixture(scope="module")
+def instances(members):
+    """srv-gpu1's own replica(s) (not group members)."""
+    return [i for i in members if i["host"] == "srv-gpu1" and "group" not in i]
+
+
+@pytest.fixture(scope="module")
+def fleet(members):
+    """Everything that answers HTTP: the replica of each node and the group's leader."""
+    return [i for i in members if i.get("health_path")]
 
 
 def wait_ready(inst, timeout=120):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            if http("http://%s:%d/v1/models" % (GPU_ADDR, inst["port"]), timeout=5)[0] == 200:
+            if http("http://%s:%d/v1/models" % (inst.get("address", GPU_ADDR), inst["port"]), timeout=5)[0] == 200:
                 return
         except (urllib.error.URLError, OSError):
             pass
@@ -70,16 +96,28 @@ def wait_ready(inst, timeout=120):
     raise AssertionError("%s not ready after %ds" % (inst["name"], timeout))
 
 
-def test_two_instances_placed_on_the_recorded_h200_island(instances):
-    assert [i["name"] for i in instances] == ["lab-0", "lab-1"]
-    assert [i["gpus"] for i in instances] == [[0], [1]]
-    assert all(i["interconnect"] == "nvswitch" and i["island"] == [0, 1] for i in instances)
-    assert instances[0]["env"]["CUDA_VISIBLE_DEVICES"] != instances[1]["env"]["CUDA_VISIBLE_DEVICES"]
-    assert all(i["env"]["CUDA_VISIBLE_DEVICES"].startswith("GPU-") for i in instances)
+def test_group_takes_both_nodes_replicas_no_gpu(members):
+    """The planner put group "split" on both replayed H200 nodes (leader = rank 0 = srv-gpu1, GPUs by UUID) and one
+    replica of "tiny" without GPUs on each node."""
+    snapshot = json.load(open(os.path.join(ROOT, "tests", "fixtures", "gpu", "h200x2", "snapshot.json")))
+    snapshot = snapshot.get("llmfleet_gpu", snapshot)
+    uuids = ",".join(g["uuid"] for g in sorted(snapshot["gpus"], key=lambda g: g["index"]))
+    by = dict(((i["host"], i["name"]), i) for i in members)
+    assert sorted(by) == [("srv-gpu1", "lab-0"), ("srv-gpu1", "split-leader"), ("srv-gpu2", "lab-0"),
+                          ("srv-gpu2", "split-worker1")], sorted(by)
+    leader, worker = by[("srv-gpu1", "split-leader")], by[("srv-gpu2", "split-worker1")]
+    assert leader["rank"] == 0 and worker["rank"] == 1 and leader["members"] == ["srv-gpu1", "srv-gpu2"]
+    assert leader["gpus"] == [0, 1] and leader["env"]["CUDA_VISIBLE_DEVICES"] == uuids
+    assert leader["listen"] == GPU_HOSTS["srv-gpu1"]["ansible_host"]
+    rpc = leader["argv"][leader["argv"].index("--rpc") + 1]
+    assert rpc == "%s:50052" % GPU_HOSTS["srv-gpu2"]["ansible_host"], leader["argv"]
+    assert worker["argv"][0].endswith("/rpc-server") and worker["model_path"] is None
+    assert leader["fabric"] == "tcp"  # allow_tcp: the lab has no RDMA fabric
+    assert all(by[(h, "lab-0")]["gpus"] == [] for h in ("srv-gpu1", "srv-gpu2"))
 
 
-def test_units_are_hardened(host, instances):
-    for inst in instances:
+def test_units_are_hardened(host, members):
+    for inst in [m for m in members if m["host"] == "srv-gpu1"]:
         unit = host.run("systemctl show %s -p User -p NoNewPrivileges -p ProtectSystem -p LimitMEMLOCK "
                         "-p Restart -p StartLimitBurst -p ActiveState -p ExecStartPre -p CPUAffinity" % inst["unit"])
         props = dict(line.split("=", 1) for line in unit.stdout.splitlines() if "=" in line)
@@ -88,26 +126,26 @@ def test_units_are_hardened(host, instances):
         assert props["LimitMEMLOCK"] == "infinity" and props["Restart"] == "on-failure"
         assert props["ActiveState"] == "active"
         assert "llmfleet-model-check" in props["ExecStartPre"]
-        assert host.process.filter(user="llmfleet-model", comm="python")
+        assert host.process.filter(user="llmfleet-model", comm="llama-server")
 
 
-def test_chat_completion_on_every_instance(instances):
+def test_chat_completion_on_every_instance(fleet):
     seen = {}
-    for inst in instances:
-        status, data = http("http://%s:%d/v1/chat/completions" % (GPU_ADDR, inst["port"]), {
+    for inst in fleet:
+        status, data = http("http://%s:%d/v1/chat/completions" % (inst["address"], inst["port"]), {
             "model": inst["served_model_name"], "max_tokens": 8,
             "messages": [{"role": "user", "content": "Say hello to the llmfleet lab."}]})
         assert status == 200, data
         assert data["choices"] and data["choices"][0]["message"]["role"] == "assistant"
         assert data["usage"]["completion_tokens"] > 0
-        seen[inst["name"]] = data
+        seen["%s/%s" % (inst["host"], inst["name"])] = data
         print("completion from %s: %s" % (inst["name"], json.dumps(data)))
     record(completions=seen)
 
 
-def test_v1_models(instances):
-    for inst in instances:
-        status, data = http("http://%s:%d/v1/models" % (GPU_ADDR, inst["port"]))
+def test_v1_models(fleet):
+    for inst in fleet:
+        status, data = http("http://%s:%d/v1/models" % (inst["address"], inst["port"]))
         assert status == 200 and [m["id"] for m in data["data"]] == [inst["served_model_name"]]
 
 
@@ -128,7 +166,7 @@ def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in f
     ups = prom("/api/v1/query?query=up")["result"]
     assert ups and all(r["value"][1] == "1" for r in ups), ups
     probes = prom("/api/v1/query?query=probe_success")["result"]
-    assert len(probes) == 2 and all(r["value"][1] == "1" for r in probes), probes
+    assert len(probes) == 3 and all(r["value"][1] == "1" for r in probes), probes
     record(targets=[(t["labels"]["job"], t["labels"]["instance"], t["health"]) for t in targets])
 
 
@@ -142,13 +180,13 @@ def run_under_load(instances, argv):
             down = []
             for inst in instances:
                 try:
-                    status, data = http("http://%s:%d/v1/chat/completions" % (GPU_ADDR, inst["port"]), {
+                    status, data = http("http://%s:%d/v1/chat/completions" % (inst["address"], inst["port"]), {
                         "model": inst["served_model_name"], "max_tokens": 2,
                         "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
                     if status != 200 or not data.get("choices"):
-                        down.append(inst["name"])
+                        down.append(inst["host"] + "/" + inst["name"])
                 except (urllib.error.URLError, OSError, ValueError):
-                    down.append(inst["name"])
+                    down.append(inst["host"] + "/" + inst["name"])
             rounds.append(down)
             time.sleep(0.2)
 
@@ -167,7 +205,11 @@ def run_under_load(instances, argv):
 
 def assert_one_at_a_time(proc, rounds, instances, key, took):
     for inst in instances:
-        assert "Restart %s" % inst["unit"] in proc.stdout, proc.stdout[-3000:]
+        if "group" in inst:
+            assert ("Restart the workers of group %s" % inst["group"] in proc.stdout
+                    or "Restart %s" % inst["unit"] in proc.stdout), proc.stdout[-3000:]
+        else:
+            assert "Restart %s" % inst["unit"] in proc.stdout, proc.stdout[-3000:]
     assert len(rounds) > 5
     worst = max(len(r) for r in rounds)
     failed = sum(1 for r in rounds if r)
@@ -178,25 +220,35 @@ def assert_one_at_a_time(proc, rounds, instances, key, took):
     assert worst <= len(instances) - 1 and worst <= 1
 
 
-def test_rolling_restart_keeps_n_minus_1(instances):
-    proc, took, rounds = run_under_load(instances, [os.path.join(ROOT, "playbooks", "rolling_restart.yml")])
-    assert_one_at_a_time(proc, rounds, instances, "rolling_restart", took)
+def test_rolling_restart_keeps_n_minus_1(fleet):
+    proc, took, rounds = run_under_load(fleet, [os.path.join(ROOT, "playbooks", "rolling_restart.yml")])
+    assert "Stop the leader of group split" in proc.stdout and "Start the leader of group split" in proc.stdout
+    assert_one_at_a_time(proc, rounds, fleet, "rolling_restart", took)
+    for inst in fleet:
+        wait_ready(inst)
 
 
-def test_unit_change_restarts_one_instance_at_a_time(host, instances):
+def test_unit_change_restarts_one_instance_at_a_time(host, fleet, members):
     """serving.yml installs on every node at once but restarts changed running instances in its serial play."""
-    proc, took, rounds = run_under_load(instances, [os.path.join(SCENARIO, "converge.yml"),
-                                                    "-e", "model_server_limit_nofile=65000"])
+    proc, took, rounds = run_under_load(fleet, [os.path.join(SCENARIO, "converge.yml"),
+                                                "-e", "model_server_limit_nofile=65000"])
     assert "Restart changed model servers, one GPU node at a time" in proc.stdout
-    assert_one_at_a_time(proc, rounds, instances, "unit_change_restart", took)
-    for inst in instances:
-        live = host.run("systemctl show %s -p LimitNOFILE -p ActiveState" % inst["unit"]).stdout
+    assert_one_at_a_time(proc, rounds, fleet, "unit_change_restart", took)
+    for inst in fleet:
+        wait_ready(inst)
+    for inst in [m for m in members if m["host"] == "srv-gpu1"]:
+        end = time.monotonic() + 90  # the group check may be restarting the leader after its worker's restart
+        while True:
+            live = host.run("systemctl show %s -p LimitNOFILE -p ActiveState" % inst["unit"]).stdout
+            if "ActiveState=active" in live or time.monotonic() > end:
+                break
+            time.sleep(2)
         assert "LimitNOFILE=65000" in live and "ActiveState=active" in live, live
     # The lab keeps LimitNOFILE=65000 for the tests below (none reads it; idempotence ran before verify).
 
 
 def test_corrupt_weights_refuse_to_start(host, instances):
-    inst = instances[1]
+    inst = instances[0]
     dropin_dir = "/run/systemd/system/%s.d" % inst["unit"]
     setup = host.run(
         "set -e; rm -rf /srv/models/tiny-corrupt; cp -a /srv/models/tiny /srv/models/tiny-corrupt; "
@@ -223,11 +275,11 @@ def test_corrupt_weights_refuse_to_start(host, instances):
 
 def test_stopped_model_server_fires_model_server_down(host, instances):
     inst = instances[0]
-    # both probes must be healthy again first (the corrupt-weights test stopped lab-1)
+    # every probe must be healthy again first (the corrupt-weights test stopped lab-0)
     end = time.monotonic() + 60
     while time.monotonic() < end:
         probes = prom("/api/v1/query?query=probe_success")["result"]
-        if len(probes) == 2 and all(r["value"][1] == "1" for r in probes):
+        if len(probes) == 3 and all(r["value"][1] == "1" for r in probes):
             break
         time.sleep(2)
     assert not [a for a in prom("/api/v1/alerts")["alerts"]
