@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils import nccl_transport
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import serving_groups as sg
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import ServingPlanError, plan_instances
 
@@ -108,6 +109,18 @@ def model_group_check_entry(member):
                         for w in member.get("workers") or []]}
 
 
+def nccl_transport_check(log_text, member, on_socket="fail"):
+    """The transport NCCL chose for a group member (from its ``NCCL_DEBUG=INFO`` journal) against the plan:
+    ``{status: ok|warn|fail, message, transport, hcas, socket_ifaces}`` (module_utils/nccl_transport)."""
+    if on_socket not in ("fail", "warn"):
+        raise AnsibleFilterError("model_server_nccl_on_socket must be fail or warn, got %r" % (on_socket,))
+    facts = nccl_transport.parse(str(log_text or ""))
+    status, message = nccl_transport.verdict(facts, (member or {}).get("fabric") == "rdma", on_socket=on_socket,
+                                             group=(member or {}).get("group", ""),
+                                             host=(member or {}).get("host", ""))
+    return dict(facts, status=status, message=message)
+
+
 def alert_rules_override(rules, overrides=None):
     """A Prometheus rule file with the ``for:`` of the named alerts replaced (``{alert: duration}``)."""
     if not isinstance(rules, Mapping) or not isinstance(rules.get("groups"), list):
@@ -157,6 +170,7 @@ class FilterModule(object):
             "model_server_groups": model_server_groups,
             "model_group_check_entry": model_group_check_entry,
             "model_server_local_url": local_url,
+            "nccl_transport_check": nccl_transport_check,
             "alert_rules_override": alert_rules_override,
             "model_server_targets": model_server_targets,
         }

@@ -216,8 +216,13 @@ def _fabric(spec, members, hosts, warnings):
             "model_server_groups[%s]: a group across nodes needs an RDMA fabric on every member; %s ha%s none "
             "(rdma_fabrics / llmfleet_rdma_nccl_env). Set allow_tcp: true to run NCCL over TCP sockets (slow)"
             % (spec["name"], ", ".join(missing), "s" if len(missing) == 1 else "ve"))
-    warnings.append("model_server_groups[%s]: %s without an RDMA fabric: NCCL runs over TCP sockets "
-                    "(allow_tcp: true), expect a much slower group" % (spec["name"], ", ".join(missing)))
+    if spec["engine"] == "llama_cpp":
+        warnings.append("model_server_groups[%s]: llama.cpp's RPC backend moves activations over TCP (it has no RDMA "
+                        "transport; allow_tcp: true): expect a slow group, every token crosses the serving network"
+                        % spec["name"])
+    else:
+        warnings.append("model_server_groups[%s]: %s without an RDMA fabric: NCCL runs over TCP sockets "
+                        "(allow_tcp: true), expect a much slower group" % (spec["name"], ", ".join(missing)))
     return "tcp"
 
 
@@ -312,6 +317,7 @@ def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
         "systemd": {},
         "enabled": True,
         "members": list(members),
+        "nodes": len(members),
         "leader_address": hosts[members[0]].get("serving_address"),
         "fabric": fabric,
         "workers": workers,

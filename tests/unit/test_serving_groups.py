@@ -263,3 +263,26 @@ def test_rolling_restart_batches_take_whole_groups_never_two_of_one_model():
     for batch in batches:
         assert len(set(model_of[n] for n in batch)) == len(batch)
     assert sg.rolling_batches({"groups": []}) == []
+
+
+def test_single_node_llama_server_instance_flags_exist_in_the_pinned_cli():
+    """serving_plan's llama_cpp instance (the replicas) emits only flags of the pinned llama-server."""
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import plan_instances
+    snapshot = json.load(open(os.path.join(REPO, "tests", "fixtures", "gpu", "h200x2", "snapshot.json")))
+    snapshot = snapshot.get("llmfleet_gpu", snapshot)
+    known = flags("llama_cpp-0.3.16-flags.tsv")
+    for gpus in (True, False):
+        out = plan_instances(snapshot, [{"name": "lab", "engine": "llama_cpp", "model": "tiny", "gpus": gpus,
+                                         "count": 1, "threads": 1}],
+                             [{"name": "tiny", "path": "/srv/models/tiny", "file": "tiny-llama.gguf"}], host_name="h")
+        argv = out[0]["argv"]
+        assert argv[0].endswith("/bin/llama-server")
+        assert argv[argv.index("--n-gpu-layers") + 1] == ("999" if gpus else "0")
+        missing = [f for f in emitted(argv) if f not in known]
+        assert not missing, missing
+
+
+def test_lab_group_extra_args_exist_in_the_pinned_cli():
+    known = flags("llama_cpp-0.3.16-flags.tsv")
+    lab = ["--threads", "1", "--chat-template", "chatml"]
+    assert not [f for f in emitted(lab) if f not in known]

@@ -125,7 +125,7 @@ def test_units_are_hardened(host, members):
         assert props["NoNewPrivileges"] == "yes" and props["ProtectSystem"] == "strict"
         assert props["LimitMEMLOCK"] == "infinity" and props["Restart"] == "on-failure"
         assert props["ActiveState"] == "active"
-        assert "llmfleet-model-check" in props["ExecStartPre"]
+        assert "llmfleet-model-check" in unit.stdout  # a group leader has a second ExecStartPre (waits for workers)
         assert host.process.filter(user="llmfleet-model", comm="llama-server")
 
 
@@ -162,7 +162,8 @@ def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in f
         time.sleep(3)
     assert not down, down
     jobs = sorted(set(t["labels"]["job"] for t in targets))
-    assert jobs == ["blackbox", "model_server_probe", "node", "prometheus"], jobs
+    # model_servers: llama-server's own /metrics (--metrics) on every replica and on the group's leader
+    assert jobs == ["blackbox", "model_server_probe", "model_servers", "node", "prometheus"], jobs
     ups = prom("/api/v1/query?query=up")["result"]
     assert ups and all(r["value"][1] == "1" for r in ups), ups
     probes = prom("/api/v1/query?query=probe_success")["result"]

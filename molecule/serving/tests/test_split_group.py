@@ -60,7 +60,7 @@ def test_worker_holds_part_of_the_weights(host):
                         "leader_log": [line for line in log.splitlines() if "RPC[" in line or "offloaded" in line]})
 
 
-def test_chat_through_the_leader_and_group_metric_up():
+def test_chat_through_the_leader_and_group_metric_up(host):  # host: keeps this test in file order
     data = chat()
     assert data["usage"]["completion_tokens"] > 0
     end = time.monotonic() + 60
@@ -82,6 +82,11 @@ def test_only_the_leader_reaches_the_worker(host):
 
 def test_killed_worker_downs_the_group_and_it_recovers(host):
     worker = other("srv-gpu2")
+    # start from a group that is up with no alert left from an earlier test (a rolling restart stops the leader)
+    end = time.monotonic() + 90
+    while (group_up().get("split") != "1" or firing()) and time.monotonic() < end:
+        time.sleep(2)
+    assert group_up().get("split") == "1" and not firing(), "the group is not up before the kill"
     recoveries = prom("/api/v1/query?query=llmfleet_model_group_recoveries_total")["result"]
     before = int(float(recoveries[0]["value"][1])) if recoveries else 0
     pid = worker.run("systemctl show -p MainPID --value %s" % WORKER_UNIT).stdout.strip()
@@ -113,6 +118,7 @@ def test_killed_worker_downs_the_group_and_it_recovers(host):
     record(split_group_kill=result)
     print("kill -9 of the worker's rpc-server: %s" % result)
     assert down_at is not None, "the group never showed down: %s" % result
+    assert fired_at >= down_at - 6, "an alert older than the kill: %s" % result
     assert fired_at is not None, "ModelServerGroupDegraded did not fire: %s" % result
     assert up_at is not None and chat_at is not None, "the group did not recover on its own: %s" % result
     assert "restart %s" % LEADER_UNIT in journal, journal
