@@ -69,9 +69,49 @@ def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[
         if ev.get("event") != "runner_on_ok" or data.get("task") not in _PLAN_FACT:
             continue
         plan = ((data.get("res") or {}).get("ansible_facts") or {}).get(_PLAN_FACT[data["task"]]) or []
-        out[data.get("host")] = [{k: inst.get(k) for k in ("name", "unit", "engine", "model", "gpus", "cpus", "port")}
+        out[data.get("host")] = [{k: inst.get(k) for k in _INSTANCE_KEYS + (_GROUP_KEYS if "group" in inst else ())}
                                  for inst in plan if isinstance(inst, dict)]
     return out
+
+
+_INSTANCE_KEYS = ("name", "unit", "engine", "model", "gpus", "cpus", "port")
+_GROUP_KEYS = ("group", "role", "rank", "members", "listen", "fabric")
+
+
+def model_groups(instances: dict[str, list[dict]]) -> dict[str, dict]:
+    """The model-server groups that span nodes, from every host's planned members: ``{group: {engine, model, fabric,
+    members: [{host, role, rank, unit, listen, port, gpus}]}}`` with the members in rank order."""
+    out: dict[str, dict] = {}
+    for host, insts in sorted(instances.items()):
+        for inst in insts:
+            if not inst.get("group"):
+                continue
+            grp = out.setdefault(inst["group"], {"engine": inst.get("engine"), "model": inst.get("model"),
+                                                 "fabric": inst.get("fabric"), "members": []})
+            grp["members"].append({"host": host, **{k: inst.get(k) for k in ("role", "rank", "unit", "listen", "port",
+                                                                            "gpus")}})
+    for grp in out.values():
+        grp["members"].sort(key=lambda m: (m.get("rank") is None, m.get("rank")))
+    return out
+
+
+def groups_dot(groups: dict[str, dict]) -> str:
+    """A graph of every group across its nodes: one box per node, the leader linked to each worker."""
+    lines = ["graph groups {", "  rankdir=LR; node [fontname=Helvetica, fontsize=10, style=filled];"]
+    for g, grp in sorted(groups.items()):
+        link = {"llama_cpp": "RPC (TCP)"}.get(grp.get("engine"), "NCCL " + str(grp.get("fabric") or ""))
+        lines.append(f'  subgraph "cluster_{g}" {{ label="group {g}: {grp.get("engine")} · {grp.get("model")}";')
+        for m in grp["members"]:
+            gpus = ",".join(str(i) for i in m.get("gpus") or []) or "none"
+            lines.append(f'    "{g}/{m["host"]}" [label="{m["host"]}\\n{m.get("role")} rank {m.get("rank")}\\n'
+                         f'{m.get("listen")}:{m.get("port")}\\nGPUs {gpus}", shape=box3d, '
+                         f'fillcolor="{"#ffe0b2" if m.get("role") == "leader" else "#e3f2fd"}"];')
+        lines.append("  }")
+        leader = grp["members"][0] if grp["members"] else None
+        for m in grp["members"][1:]:
+            lines.append(f'  "{g}/{leader["host"]}" -- "{g}/{m["host"]}" [label="{link}", color="#e65100"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def _gid(i) -> str:
@@ -202,6 +242,9 @@ def fleet_model(inventory_hosts: dict, run_root: Path | None = None) -> dict:
         out["hosts"][h]["model_servers"] = instances.get(h, [])
         if gf.get("gpus"):
             out["hosts"][h]["topology_dot"] = topology_dot(h, rep, instances.get(h))
+    out["model_groups"] = model_groups(instances)
+    if out["model_groups"]:
+        out["groups_dot"] = groups_dot(out["model_groups"])
     return out
 
 
@@ -234,6 +277,17 @@ def render_html(model: dict) -> str:
              "no host was contacted</p>",
              "<table><tr><th>host</th><th>groups</th><th>pre-flight</th><th>last deploy</th><th>driver</th><th>CUDA</th>"
              "<th>kernel</th><th>GPU data</th></tr>", *rows, "</table>"]
+    if model.get("model_groups"):
+        parts.append("<h2>Model-server groups across nodes</h2><table><tr><th>group</th><th>engine</th><th>model</th>"
+                     "<th>members (rank: host, role, unit)</th></tr>")
+        for g, grp in sorted(model["model_groups"].items()):
+            members = "<br>".join(f"{e(str(m.get('rank')))}: {e(m['host'])} ({e(str(m.get('role')))}, "
+                                  f"{e(str(m.get('unit')))})" for m in grp["members"])
+            parts.append(f"<tr><td>{e(g)}</td><td>{e(str(grp.get('engine')))}</td><td>{e(str(grp.get('model')))}</td>"
+                         f"<td>{members}</td></tr>")
+        parts.append("</table>")
+        if model.get("groups_svg"):
+            parts.append(f"<div class='topo'>{model['groups_svg']}</div>")
     for h, m in model["hosts"].items():
         parts.append(f"<div class='host'><h2>{e(h)}</h2>")
         hw = m["hardware"]
@@ -276,9 +330,11 @@ def build_report(inventory: Path, output: Path, run_root: Path | None = None) ->
     for m in model["hosts"].values():
         if m.get("topology_dot"):
             m["topology_svg"] = render_svg(m["topology_dot"])
+    if model.get("groups_dot"):
+        model["groups_svg"] = render_svg(model["groups_dot"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_html(model))
-    json_model = {k: v for k, v in model.items()}
+    json_model = {k: v for k, v in model.items() if k != "groups_svg"}
     json_model["hosts"] = {h: {k: v for k, v in m.items() if k != "topology_svg"} for h, m in model["hosts"].items()}
     output.with_suffix(".json").write_text(json.dumps(json_model, indent=2))
     return model

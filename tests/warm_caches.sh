@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test's background warm-up (issue 17): build the slow, cached-by-recipe artifacts of the Molecule stage while
 # the earlier stages (lint, sanity, unit) leave a core idle, at the lowest CPU and I/O priority, in the order the
-# scenarios need them: the container base image (the first container scenario), the llama_cpp wheelhouse and tiny
+# scenarios need them: the container base image (the first container scenario), the llama.cpp build and tiny
 # model (default's prepare), the VM lane's image (node_vm, ha). Each builder takes its own per-machine lock, so a
 # scenario that needs an artifact before it is ready waits for this build instead of starting a second one. A
 # failure here fails nothing: the scenario that needs the artifact builds it again and reports the error itself.

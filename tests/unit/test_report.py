@@ -84,3 +84,27 @@ def test_the_task_names_the_report_reads_exist():
     root = Path(__file__).resolve().parents[2]
     assert "- name: %s\n" % report.FAST_PATH_TASK in (root / "playbooks" / "site.yml").read_text()
     assert "- name: %s\n" % report.PLAN_TASK in (root / "roles" / "model_server" / "tasks" / "plan.yml").read_text()
+
+
+def test_a_group_is_drawn_across_its_nodes(tmp_path):
+    run = tmp_path / "20260103-000000-000000-site"
+    run.mkdir()
+    leader = {"name": "split-leader", "unit": "llmfleet-model-split-leader.service", "engine": "llama_cpp",
+              "model": "tiny", "gpus": [0, 1], "cpus": "", "port": 8111, "group": "split", "role": "leader", "rank": 0,
+              "members": ["gpu1", "gpu2"], "listen": "10.0.0.1", "fabric": "tcp"}
+    worker = dict(leader, name="split-worker1", unit="llmfleet-model-split-worker1.service", role="worker", rank=1,
+                  port=50052, listen="10.0.0.2")
+    replica = {"name": "lab-0", "unit": "llmfleet-model-lab-0.service", "engine": "llama_cpp", "model": "tiny",
+               "gpus": [], "cpus": "", "port": 8101}
+    (run / "events.json").write_text(json.dumps([
+        {"event": "runner_on_ok", "event_data": {"host": h, "task": report.PLAN_TASK,
+                                                 "res": {"ansible_facts": {"__model_server_plan": plan}}}}
+        for h, plan in (("gpu2", [replica, worker]), ("gpu1", [replica, leader]))]))
+    (run / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False, "hosts": {}}))
+    model = report.fleet_model({"gpu1": {"group_names": ["gpu_nodes"]}, "gpu2": {"group_names": ["gpu_nodes"]}}, tmp_path)
+    grp = model["model_groups"]["split"]
+    assert [(m["host"], m["role"], m["rank"]) for m in grp["members"]] == [("gpu1", "leader", 0), ("gpu2", "worker", 1)]
+    assert '"split/gpu1" -- "split/gpu2" [label="RPC (TCP)"' in model["groups_dot"]
+    assert "lab-0" not in model["groups_dot"]
+    page = report.render_html(model)
+    assert "Model-server groups across nodes" in page and "llmfleet-model-split-worker1.service" in page

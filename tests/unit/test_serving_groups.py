@@ -286,3 +286,19 @@ def test_lab_group_extra_args_exist_in_the_pinned_cli():
     known = flags("llama_cpp-0.3.16-flags.tsv")
     lab = ["--threads", "1", "--chat-template", "chatml"]
     assert not [f for f in emitted(lab) if f not in known]
+
+
+def test_the_example_inventory_plans_two_bf16_replicas_on_its_four_h200_nodes():
+    import yaml
+    inv = os.path.join(REPO, "inventories", "example")
+    gvars = yaml.safe_load(open(os.path.join(inv, "group_vars", "gpu_nodes.yml")))
+    nodes = sorted(yaml.safe_load(open(os.path.join(inv, "hosts.yml")))["all"]["children"]["gpu_nodes"]["hosts"])
+    specs = [dict(s, hosts=nodes) for s in gvars["model_server_groups"]]  # "{{ groups['gpu_nodes'] }}"
+    hosts = dict((h, {"gpu": board("NVIDIA H200", 143771), "serving_address": "10.20.0.%d" % (11 + i),
+                      "serving_interface": "ens1f0", "nccl_env": {"NCCL_IB_HCA": "=mlx5_0:1", "NCCL_IB_GID_INDEX": "3"}})
+                 for i, h in enumerate(nodes))
+    out = sg.plan_groups(specs, hosts, gvars["model_server_models"])
+    assert [(g["name"], g["members"]) for g in out["groups"]] == [("dsv3-0", ["gpu-a01", "gpu-a02"]),
+                                                                  ("dsv3-1", ["gpu-a03", "gpu-a04"])]
+    assert all((g["tensor_parallel_size"], g["pipeline_parallel_size"], g["fabric"]) == (8, 2, "rdma")
+               for g in out["groups"])
