@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("LLMFLEET_ROOT") or Path(__file__).resolve().parent.parent)
 CACHE = ROOT / "lab" / "cache"
-# Per machine, shared by every checkout and fresh clone (like the lab's docker image and the llama.cpp wheelhouse):
+# Per machine, shared by every checkout and fresh clone (like the lab's docker image and the llama.cpp build):
 # what is slow to build and keyed by its recipe.
 MACHINE_CACHE = Path(os.environ.get("LLMFLEET_CACHE") or "/var/cache/llmfleet")
 LABS = CACHE / "labs"
