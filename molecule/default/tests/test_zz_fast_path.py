@@ -64,7 +64,9 @@ def fast_path_of(run_dir):
         if ev.get("event") != "runner_on_ok" or host not in roles:
             continue
         if data.get("role"):
-            roles[host].add(data["role"])
+            # pre-flight runs the model_server role's plan (tasks/plan.yml) on every GPU node: it changes nothing
+            plan_only = data["role"] == "model_server" and "/tasks/plan.yml:" in (data.get("task_path") or "")
+            roles[host].add(data["role"] + (":plan" if plan_only else ""))
         if data.get("task") == SKIP_TASK:
             path[host] = "fast"
         elif data.get("task") == REASON_TASK:
@@ -86,7 +88,8 @@ def test_fast_path_skips_unchanged_hosts_and_repairs_drift():
     path, roles = fast_path_of(run_dir)
     assert path == {h: "fast" for h in HOSTS}, path
     assert summary["changed_total"] == 0
-    assert roles == {h: {"preflight"} for h in HOSTS}, roles
+    assert roles == {h: {"preflight"} | ({"model_server:plan"} if h.startswith("mol-gpu") else set())
+                     for h in HOSTS}, roles
 
     # 3. drift on two hosts: those two take the full path, it is repaired, the third stays on the fast path
     conf = sh("mol-gpu1", "ls /etc/sysctl.d/*llmfleet*.conf").split()[0]
