@@ -28,8 +28,8 @@ KEY = os.path.join(ROOT, "lab", "cache", "labs", "ha", "ssh", "id_ed25519")
 PORTS = {"hagw1": 2361, "hagw2": 2362}
 VIP = "10.99.1.100"
 NAME = "gateway.ha.lab"
-API_KEY = "lab-key-0123456789abcdef"
-AUDIT = "/srv/llmfleet-gateway/audit.log"
+API_KEY = "AQBKMlJ4MiQ9l2Pta2D9sy8WUzcKNqB91th2EY2cpZDw"  # molecule/ha/inventory.yml
+AUDIT = "/srv/llmfleet-gateway/audit/audit-*.jsonl"  # dated files (UTC), one JSON line per request
 N = int(os.environ.get("HA_RECORDS", "40"))
 TIMEOUT = int(os.environ.get("HA_FAULT_TIMEOUT", "600"))
 
@@ -68,7 +68,7 @@ def primary():
 def curl_args(rid, max_time, write_out):
     """One authenticated request through the VIP, as curl options (``write_out``: curl's -w format)."""
     return ("-sS -o /dev/null -w '%s' --max-time %d --cacert /root/ha-lab-ca.crt --resolve %s:443:%s "
-            "-H 'X-API-Key: %s' -H 'X-Request-Id: %s' https://%s/v1/models"
+            "-H 'Authorization: Bearer %s' -H 'X-Request-Id: %s' https://%s/v1/models"
             % (write_out, max_time, NAME, VIP, API_KEY, rid, NAME))
 
 
@@ -111,7 +111,7 @@ def check_state(node, ids, label):
     rc, addr = ssh(node, "ip -o -4 addr show")
     if VIP not in addr:
         raise RuntimeError("%s: VIP %s is not on %s" % (label, VIP, node))
-    rc, logged = ssh(node, "grep -o '\"request_id\":\"[^\"]*\"' %s | cut -d'\"' -f4 | sort -u" % AUDIT, timeout=60)
+    rc, logged = ssh(node, "grep -ho '\"request_id\":\"[^\"]*\"' %s | cut -d'\"' -f4 | sort -u" % AUDIT, timeout=60)
     have = set(logged.split())
     missing = [i for i in ids if i not in have]
     want_sum = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()

@@ -48,6 +48,36 @@ def _addresses(hvars):
     return out
 
 
+def _serving(name, hvars, cidr):
+    """A host's serving address and interface: ``llmfleet_serving_address``, else its first address inside
+    ``cidr``, else ``ansible_host`` when ``cidr`` is empty; a host with no address inside ``cidr`` is refused."""
+    addresses = _addresses(hvars)
+    address, iface = sg.serving_address(cidr, addresses)
+    if hvars.get("llmfleet_serving_address"):
+        address = hvars["llmfleet_serving_address"]
+        iface = ([r["interface"] for r in addresses if r["address"] == address] or [iface])[0]
+    elif not cidr and hvars.get("ansible_host"):
+        address, iface = addresses[-1]["address"], addresses[-1]["interface"]
+    if cidr and not address:
+        raise sg.GroupPlanError(
+            "%s has no address inside llmfleet_serving_cidr=%s (has %s); set llmfleet_serving_address for "
+            "it or fix the CIDR" % (name, cidr, ", ".join(sorted(set(str(r["address"]) for r in addresses)))
+                                    or "none"))
+    return address, iface
+
+
+def model_server_address(hvars, name, cidr=""):
+    """The address a GPU node's model servers listen on (its serving address, see :func:`_serving`)."""
+    try:
+        address = _serving(name, hvars or {}, cidr)[0]
+    except sg.GroupPlanError as exc:
+        raise AnsibleFilterError(str(exc))
+    if not address:
+        raise AnsibleFilterError("%s: no serving address (set llmfleet_serving_cidr, llmfleet_serving_address or "
+                                 "model_server_listen)" % name)
+    return address
+
+
 def model_server_groups(specs, hostvars, models, cidr="", engines=None, unit_prefix="llmfleet-model", limit=None):
     """The model-server groups of the site (module_utils/serving_groups.plan_groups), from every member's
     pre-flight GPU snapshot (``ansible_facts.llmfleet_gpu``), its address on the serving network
@@ -65,18 +95,7 @@ def model_server_groups(specs, hostvars, models, cidr="", engines=None, unit_pre
             gpu = (hvars.get("ansible_facts") or {}).get("llmfleet_gpu")
             if not gpu:
                 continue
-            addresses = _addresses(hvars)
-            address, iface = sg.serving_address(cidr, addresses)
-            if hvars.get("llmfleet_serving_address"):
-                address = hvars["llmfleet_serving_address"]
-                iface = ([r["interface"] for r in addresses if r["address"] == address] or [iface])[0]
-            elif not cidr and hvars.get("ansible_host"):
-                address, iface = addresses[-1]["address"], addresses[-1]["interface"]
-            if cidr and not address:
-                raise sg.GroupPlanError(
-                    "%s has no address inside llmfleet_serving_cidr=%s (has %s); set llmfleet_serving_address for "
-                    "it or fix the CIDR" % (name, cidr, ", ".join(sorted(set(str(r["address"]) for r in addresses)))
-                                            or "none"))
+            address, iface = _serving(name, hvars, cidr)
             hosts[name] = {"gpu": gpu, "serving_address": address, "serving_interface": iface,
                            "nccl_env": dict(hvars.get("llmfleet_rdma_nccl_env") or {})}
         plan = sg.plan_groups(list(specs or []), hosts, list(models or []), engines=engines or None,
@@ -159,7 +178,10 @@ def model_server_targets(host, this_run=None, remote_results=None, previous=None
     if not isinstance(source, (list, tuple)):
         raise AnsibleFilterError("%s: model servers must be a list, got %s" % (host, type(source).__name__))
     # a group's workers answer no HTTP (their leader's probe covers the group): no scrape target of their own
-    return [dict(inst, host=host, address=address or host) for inst in source
+    # an instance bound to one address is reached there; a wildcard one on the node's inventory address
+    return [dict(inst, host=host, address=inst.get("listen") if str(inst.get("listen") or "0.0.0.0") not in (
+                "0.0.0.0", "::", "127.0.0.1") else (address or host))
+            for inst in source
             if isinstance(inst, Mapping) and inst.get("enabled") and inst.get("health_path", "/") is not None]
 
 
@@ -168,6 +190,7 @@ class FilterModule(object):
         return {
             "model_server_instances": model_server_instances,
             "model_server_groups": model_server_groups,
+            "model_server_address": model_server_address,
             "model_group_check_entry": model_group_check_entry,
             "model_server_local_url": local_url,
             "nccl_transport_check": nccl_transport_check,

@@ -326,6 +326,12 @@ def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
         "health_path": eng.get("health_path") if leader else None,
         "metrics_path": eng.get("metrics_path", "/metrics") if leader else None,
         "tcp_port": spec["rpc_port"] if not leader and spec["engine"] == "llama_cpp" else None,
+        # the only hosts this member talks to besides the gateways and monitoring (systemd IPAddressAllow=):
+        # llama.cpp's leader and its workers; vLLM/SGLang ranks all to all (NCCL, Gloo, the rendezvous)
+        "peer_addresses": sorted(set(
+            [w["address"] for w in workers] if spec["engine"] == "llama_cpp" and leader else
+            [hosts[members[0]].get("serving_address")] if spec["engine"] == "llama_cpp" else
+            [hosts[h].get("serving_address") for h in members if h != member["host"]]) - {None}),
     }
 
 

@@ -24,7 +24,9 @@ VARS = {"ansible_managed": "Ansible managed", "model_server_start_limit_interval
         "__model_server_check_bin": "/usr/local/libexec/llmfleet/llmfleet-model-check",
         "__model_server_group_bin": "/usr/local/libexec/llmfleet/llmfleet-model-group",
         "model_server_checksum_mode": "cached", "model_server_restart_sec": 10, "model_server_limit_nofile": 65536,
-        "__model_server_bytes": 700 * 2 ** 30, "__model_server_timeout": 4320}
+        "__model_server_bytes": 700 * 2 ** 30, "__model_server_timeout": 4320,
+        "__model_server_http_allow": ["10.30.0.5", "10.30.0.9"], "model_server_engine_auth": True,
+        "__model_server_engine_key_host_dir": "/etc/llmfleet/engine-keys"}
 
 
 def render(member):
@@ -60,6 +62,17 @@ def test_deepseek_group_units_on_two_h100_nodes(engine):
         assert any("llmfleet-model-check" in x for x in p["ExecStartPre"])  # every rank reads the weights
         assert p["User"] == ["llmfleet-model"] and p["NoNewPrivileges"] == ["yes"]
         start = p["ExecStart"][0]
+        # the network: every other rank (NCCL, Gloo, the rendezvous); the leader's HTTP also gateways + monitoring
+        assert p["IPAddressDeny"] == ["any"]
+        peer = "10.30.0.12" if member["rank"] == 0 else "10.30.0.11"
+        http_allow = " 10.30.0.5 10.30.0.9" if member["rank"] == 0 else ""
+        assert p["IPAddressAllow"] == ["localhost%s %s" % (http_allow, peer)], p["IPAddressAllow"]
+        # the engine key: vLLM from a root-only environment file; SGLang has no way but argv, so none
+        assert "--api-key" not in start
+        if engine == "vllm" and member["rank"] == 0:
+            assert p["EnvironmentFile"] == ["/etc/llmfleet/engine-keys/deepseek-v3.env"], p.get("EnvironmentFile")
+        else:
+            assert "EnvironmentFile" not in p and "LoadCredential" not in p
         if engine == "vllm":
             assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in start
             assert "--nnodes 2 --node-rank %d --master-addr 10.30.0.11 --master-port 29500" % member["rank"] in start
@@ -78,7 +91,11 @@ def test_llama_cpp_worker_unit_lets_only_its_leader_in():
     leader, worker = out["groups"][0]["ranks"]
     lp, wp = props(render(leader)), props(render(worker))
     assert any("llmfleet-model-group wait --timeout 4320 10.30.0.12:50052" in x for x in lp["ExecStartPre"])
-    assert "IPAddressDeny" not in lp
+    # the leader's HTTP: gateways and monitoring, plus its worker; the worker: its leader only
+    assert lp["IPAddressDeny"] == ["any"] and lp["IPAddressAllow"] == ["localhost 10.30.0.5 10.30.0.9 10.30.0.12"]
     assert wp["IPAddressDeny"] == ["any"] and wp["IPAddressAllow"] == ["localhost 10.30.0.11"]
+    # the engine key: a file that --api-key-file names, never the key in argv or the unit file
+    assert lp["ExecStart"][0].endswith(" --api-key-file /etc/llmfleet/engine-keys/tiny.key")
+    assert "LoadCredential" not in wp and "--api-key" not in wp["ExecStart"][0]
     assert "ExecStartPre" not in wp and not any(e.startswith("LLMFLEET_MODEL_DIR") for e in wp["Environment"])
     assert wp["ExecStart"][0].startswith("/opt/llmfleet/engines/llama_cpp/bin/rpc-server --host 10.30.0.12")

@@ -34,7 +34,8 @@ GUARDED = {
     "srv-mon1": [("chrony", "chrony.service", False),
                  ("prometheus-node-exporter", "prometheus-node-exporter.service", True),
                  ("prometheus", "prometheus.service", True),
-                 ("prometheus-blackbox-exporter", "prometheus-blackbox-exporter.service", True)],
+                 ("prometheus-blackbox-exporter", "prometheus-blackbox-exporter.service", True),
+                 ("nginx-light", "nginx.service", False)],
 }
 
 

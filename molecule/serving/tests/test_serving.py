@@ -26,6 +26,7 @@ INVENTORY = yaml.safe_load(open(os.path.join(SCENARIO, "inventory.yml")))
 GPU_HOSTS = INVENTORY["all"]["children"]["gpu_nodes"]["hosts"]
 GPU_ADDR = GPU_HOSTS["srv-gpu1"]["ansible_host"]
 MON_ADDR = INVENTORY["all"]["children"]["monitoring"]["hosts"]["srv-mon1"]["ansible_host"]
+NOCOLOR = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")  # molecule's verify forces colour
 ALERT_FOR_S = 30  # monitoring_alert_for_overrides.ModelServerDown in inventory.yml
 SCRAPE_S = 5
 
@@ -38,9 +39,17 @@ def record(**kw):
     json.dump(data, open(RESULTS, "w"), indent=1)
 
 
-def http(url, body=None, timeout=30, auth=False):
+def engine_key(model):
+    """The engine key of a served model (the gateway injects it; direct requests to an engine need it)."""
+    return open(os.path.join(ROOT, "lab", "cache", "secrets", "molecule-serving", "engine-keys",
+                             "%s.key" % model)).read().strip()
+
+
+def http(url, body=None, timeout=30, auth=False, bearer=None):
     req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                  headers={"Content-Type": "application/json"})
+    if bearer:
+        req.add_header("Authorization", "Bearer " + bearer)
     ctx = None
     if auth:
         pw = open(os.path.join(SECRETS, "basic-auth-password")).read().split()[0]
@@ -60,8 +69,8 @@ def state_of(name):
     """model-servers.json of inventory host NAME, read through Ansible (the lab's own SSH key)."""
     proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible"), "-i", os.path.join(SCENARIO, "inventory.yml"),
                            name, "-m", "ansible.builtin.slurp", "-a", "src=/etc/llmfleet/model-servers.json", "-o"],
-                          capture_output=True, text=True, check=True, cwd=ROOT, timeout=120)
-    content = json.loads(proc.stdout.split("=>", 1)[1])["content"]
+                          capture_output=True, text=True, check=True, cwd=ROOT, timeout=120, env=NOCOLOR)
+    content = json.JSONDecoder().raw_decode(proc.stdout.split("=>", 1)[1].strip())[0]["content"]
     return [dict(i, address=GPU_HOSTS[name]["ansible_host"], host=name)
             for i in json.loads(base64.b64decode(content))["instances"]]
 
@@ -134,7 +143,8 @@ def test_chat_completion_on_every_instance(fleet):
     for inst in fleet:
         status, data = http("http://%s:%d/v1/chat/completions" % (inst["address"], inst["port"]), {
             "model": inst["served_model_name"], "max_tokens": 8,
-            "messages": [{"role": "user", "content": "Say hello to the llmfleet lab."}]})
+            "messages": [{"role": "user", "content": "Say hello to the llmfleet lab."}]},
+            bearer=engine_key(inst["served_model_name"]))
         assert status == 200, data
         assert data["choices"] and data["choices"][0]["message"]["role"] == "assistant"
         assert data["usage"]["completion_tokens"] > 0
@@ -163,7 +173,7 @@ def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in f
     assert not down, down
     jobs = sorted(set(t["labels"]["job"] for t in targets))
     # model_servers: llama-server's own /metrics (--metrics) on every replica and on the group's leader
-    assert jobs == ["blackbox", "model_server_probe", "model_servers", "node", "prometheus"], jobs
+    assert jobs == ["blackbox", "gateway", "model_server_probe", "model_servers", "node", "prometheus"], jobs
     ups = prom("/api/v1/query?query=up")["result"]
     assert ups and all(r["value"][1] == "1" for r in ups), ups
     probes = prom("/api/v1/query?query=probe_success")["result"]
@@ -171,10 +181,25 @@ def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in f
     record(targets=[(t["labels"]["job"], t["labels"]["instance"], t["health"]) for t in targets])
 
 
-def run_under_load(instances, argv):
+def run_under_load(instances, argv, gateway=None):
     """Run an ansible-playbook command while a thread sends a completion to every instance in rounds; returns the
-    process, its seconds and the list of rounds (each: the instances that did not answer)."""
+    process, its seconds and the list of rounds (each: the instances that did not answer). ``gateway``: a list that
+    a second thread fills with the outcome of each request for model "tiny" (two replicas) through the gateway,
+    as a client sees it (the official openai SDK, no retries)."""
     rounds, stop = [], threading.Event()
+
+    def client_load():
+        import openai  # pylint: disable=import-outside-toplevel
+        keys = dict((k["name"], k["key"]) for k in INVENTORY["all"]["vars"]["gateway_api_keys"])
+        c = openai.OpenAI(base_url="https://%s/v1" % MON_ADDR, api_key=keys["lab-load"], max_retries=0, timeout=30,
+                          http_client=openai.DefaultHttpxClient(verify=os.path.join(
+                              ROOT, "lab", "cache", "secrets", "molecule-serving", "gateway", "ca.crt")))
+        while not stop.is_set():
+            try:
+                c.chat.completions.create(model="tiny", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+                gateway.append("ok")
+            except openai.APIError as exc:
+                gateway.append(repr(exc))
 
     def load():
         while not stop.is_set():
@@ -183,7 +208,8 @@ def run_under_load(instances, argv):
                 try:
                     status, data = http("http://%s:%d/v1/chat/completions" % (inst["address"], inst["port"]), {
                         "model": inst["served_model_name"], "max_tokens": 2,
-                        "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+                        "messages": [{"role": "user", "content": "hi"}]}, timeout=10,
+                        bearer=engine_key(inst["served_model_name"]))
                     if status != 200 or not data.get("choices"):
                         down.append(inst["host"] + "/" + inst["name"])
                 except (urllib.error.URLError, OSError, ValueError):
@@ -193,13 +219,18 @@ def run_under_load(instances, argv):
 
     worker = threading.Thread(target=load, daemon=True)
     worker.start()
+    through = threading.Thread(target=client_load, daemon=True) if gateway is not None else None
+    if through:
+        through.start()
     t0 = time.monotonic()
     proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i",
                            os.path.join(SCENARIO, "inventory.yml"), *argv],
-                          capture_output=True, text=True, check=False, cwd=ROOT, timeout=600)
+                          capture_output=True, text=True, check=False, cwd=ROOT, timeout=600, env=NOCOLOR)
     took = time.monotonic() - t0
     stop.set()
     worker.join(30)
+    if through:
+        through.join(30)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return proc, took, rounds
 
@@ -222,9 +253,15 @@ def assert_one_at_a_time(proc, rounds, instances, key, took):
 
 
 def test_rolling_restart_keeps_n_minus_1(fleet):
-    proc, took, rounds = run_under_load(fleet, [os.path.join(ROOT, "playbooks", "rolling_restart.yml")])
+    """Rolling restart of everything under load: never more than one instance down, and a client of the gateway
+    asking for "tiny" (two replicas) sees not one failed request (a stopped backend is retried on the other)."""
+    through = []
+    proc, took, rounds = run_under_load(fleet, [os.path.join(ROOT, "playbooks", "rolling_restart.yml")], gateway=through)
     assert "Stop the leader of group split" in proc.stdout and "Start the leader of group split" in proc.stdout
     assert_one_at_a_time(proc, rounds, fleet, "rolling_restart", took)
+    failed = [r for r in through if r != "ok"]
+    record(rolling_restart_through_gateway={"requests": len(through), "failed": len(failed)})
+    assert len(through) > 20 and not failed, failed[:5]
     for inst in fleet:
         wait_ready(inst)
 

@@ -13,7 +13,7 @@ import urllib.error
 import testinfra
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_serving import GPU_HOSTS, SCENARIO, http, prom, record  # noqa: E402  (shared helpers of this scenario)
+from test_serving import GPU_HOSTS, SCENARIO, engine_key, http, prom, record  # noqa: E402  (shared helpers of this scenario)
 
 testinfra_hosts = ["ansible://srv-gpu1?force_ansible=True"]
 
@@ -31,8 +31,9 @@ def other(name):
 
 def chat(timeout=60):
     status, data = http("http://%s:%d/v1/chat/completions" % (LEADER, PORT), {
-        "model": "tiny", "max_tokens": 8, "messages": [{"role": "user", "content": "Say hello across two nodes."}]},
-        timeout=timeout)
+        "model": "tiny-split", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "Say hello across two nodes."}]},
+        timeout=timeout, bearer=engine_key("tiny-split"))
     assert status == 200 and data["choices"][0]["message"]["role"] == "assistant", data
     return data
 
