@@ -18,12 +18,13 @@ export NO_COLOR := 1
 export ANSIBLE_NOCOLOR := 1
 export PY_COLORS := 0
 
-.PHONY: help deps venv collections demo test lint sanity unit promtool collection molecule bench clean lab-down
+.PHONY: help deps venv collections demo test lint sanity unit promtool collection molecule bench bench-gateway clean lab-down
 
 help:
 	@echo "make demo   - set up, bring the local lab up, deploy site.yml with llmfleet, print the recap"
 	@echo "make test   - lint, ansible-test sanity, unit tests, collection build, Molecule scenarios (tests/ci_budget.yml)"
 	@echo "make bench  - site.yml timings on 1/4/8-host labs (first converge, no-op, pre-flight; median of 3)"
+	@echo "make bench-gateway - the API gateway vs the model server straight: TTFT, ITL, tokens/s at 1/8/32 streams"
 	@echo "make deps   - Debian packages the lab needs (docker.io, debootstrap, qemu, ...) and a running dockerd"
 	@echo "make venv   - the pinned controller environment in $(VENV) (requirements.lock)"
 
@@ -92,6 +93,15 @@ BENCH_SIZES ?= 1 4 8
 BENCH_RUNS ?= 3
 bench: deps venv
 	$(BIN)/python lab/bench/bench.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS)
+
+# Not part of `make test`: the API gateway vs the same llama.cpp server straight, 1/8/32 streaming clients side by
+# side (docs/gateway.md). Needs Debian's nginx-light and Lua module (installed here when missing, never started).
+bench-gateway: deps venv
+	@command -v nginx >/dev/null && test -e /usr/lib/nginx/modules/ngx_http_lua_module.so || \
+	  (printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && \
+	   apt-get install -y -q --no-install-recommends nginx-light libnginx-mod-http-lua lua-cjson lua-resty-core; \
+	   rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc)
+	$(BIN)/python lab/bench/gateway.py
 
 clean:
 	rm -rf runs build .cache $(SANITY_ROOT)

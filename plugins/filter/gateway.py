@@ -8,23 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import gateway_keys as gk
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import gateway_plan as gp
-
-
-def _plain(value):
-    """Ansible's lazy containers and tagged strings as plain Python values (numbers and booleans kept)."""
-    if isinstance(value, Mapping):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        return value
-    return str(value)
+# Ansible's lazy containers and tagged strings as plain Python values (numbers and booleans kept)
+from ansible_collections.llmfleet.baremetal.plugins.filter.ha import _plain
 
 
 def gateway_key_store(keys, served_models=None, min_length=gk.MIN_LENGTH):

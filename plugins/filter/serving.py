@@ -179,8 +179,9 @@ def model_server_targets(host, this_run=None, remote_results=None, previous=None
         raise AnsibleFilterError("%s: model servers must be a list, got %s" % (host, type(source).__name__))
     # a group's workers answer no HTTP (their leader's probe covers the group): no scrape target of their own
     # an instance bound to one address is reached there; a wildcard one on the node's inventory address
-    return [dict(inst, host=host, address=inst.get("listen") if str(inst.get("listen") or "0.0.0.0") not in (
-                "0.0.0.0", "::", "127.0.0.1") else (address or host))
+    wildcard = ("0.0.0.0", "::", "127.0.0.1")
+    return [dict(inst, host=host,
+                 address=inst["listen"] if str(inst.get("listen") or "0.0.0.0") not in wildcard else (address or host))
             for inst in source
             if isinstance(inst, Mapping) and inst.get("enabled") and inst.get("health_path", "/") is not None]
 

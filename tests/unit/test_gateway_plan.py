@@ -61,8 +61,8 @@ def test_one_endpoint_twice_is_refused():
 
 
 def test_allow_list_takes_addresses_and_refuses_names():
-    hv = {"gw1": {"ansible_host": "10.20.1.5", "gateway_vip": "10.20.1.100"}, "mon1": {"ansible_host": "10.20.1.9",
-                                                                                   "llmfleet_serving_address": "10.20.0.9"}}
+    hv = {"gw1": {"ansible_host": "10.20.1.5", "gateway_vip": "10.20.1.100"},
+          "mon1": {"ansible_host": "10.20.1.9", "llmfleet_serving_address": "10.20.0.9"}}
     assert gp.allow_addresses(["gw1", "mon1"], hv, ["10.30.0.0/24"]) == ["10.20.0.9", "10.20.1.100", "10.20.1.5",
                                                                          "10.30.0.0/24"]
     with pytest.raises(gp.GatewayPlanError) as exc:
