@@ -262,3 +262,23 @@ def test_revoking_a_key_is_a_rerun_that_drops_nothing():
         client("lab-rpm").models.list()
     record(key_revocation={"seconds": round(took, 1), "requests_during": done[0], "failed": len(failures)})
     assert done[0] > 10 and not failures, failures[:5]
+
+
+def test_weak_key_is_refused_at_plan_time_by_name():
+    """A weak key stops the gateway play in its plan, before any host changes, naming the key (never its value)."""
+    weak = "team-x-changeme-changeme-changeme1"
+    extra = os.path.join(ROOT, "lab", "cache", "serving", "keys-weak.json")
+    with open(extra, "w") as out:
+        json.dump({"gateway_api_keys": [{"name": "weak-one", "key": weak}]}, out)
+    os.chmod(extra, 0o600)
+    try:
+        proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i",
+                               os.path.join(SCENARIO, "inventory.yml"), os.path.join(ROOT, "playbooks", "gateway.yml"),
+                               "-e", "@" + extra], capture_output=True, text=True, check=False, cwd=ROOT, timeout=300,
+                              env=NOCOLOR)
+    finally:
+        os.unlink(extra)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "gateway_api_keys[0] (weak-one): the key is weak" in text, text[-3000:]
+    assert weak not in text and "changed=0" in text and "changed=1" not in text
