@@ -94,7 +94,7 @@ def start(art, key, engine_key):
          "requests_per_minute": 0, "tokens_per_minute": 0}]}))
     (OUT / "conf" / "gateway.json").write_text(json.dumps({
         "keys_file": str(OUT / "state" / "keys.json"), "audit_dir": str(OUT / "state" / "audit"),
-        "audit_fail_closed": True, "health_interval_sec": 2, "health_timeout_sec": 2,
+        "audit_fail_closed": True, "health_interval_sec": 2, "health_timeout_sec": 2, "max_fails": 3,
         "models": {"tiny": {"engine_key": engine_key, "backends": [
             {"name": "bench/tiny-0", "address": "127.0.0.1", "port": ENGINE_PORT, "health_path": "/health"}]}}}))
     defaults = yaml.safe_load((ROOT / "roles" / "gateway" / "defaults" / "main.yml").read_text())
@@ -153,6 +153,8 @@ def side(client, conc, per_client, max_tokens, pids):
         t.join()
     wall = time.perf_counter() - t0
     n = len(rows)
+    if not n:
+        raise SystemExit("every request failed: %s" % errors[:3])
     return {"requests": n, "errors": len(errors), "wall_s": round(wall, 3),
             "ttft_ms_p50": round(1000 * statistics.median(r["ttft"] for r in rows), 2),
             "ttft_ms_p95": round(1000 * sorted(r["ttft"] for r in rows)[int(0.95 * (n - 1))], 2),

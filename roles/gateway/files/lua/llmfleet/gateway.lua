@@ -407,12 +407,17 @@ function M.balance()
     local ctx = ngx.ctx
     local backends = ctx.backends
     if ctx.tries > 0 then
-        -- the last one failed before a byte reached the client: out until the next probe says otherwise
-        STATE:set("up:" .. backend_id(ctx.current), 0)
-        STATE:incr("inflight:" .. backend_id(ctx.current), -1, 1)
+        -- the last one failed before a byte reached the client (a refused connection, or an idle keep-alive
+        -- connection the engine had closed): retried; out until the next probe once it failed max_fails times
+        local id = backend_id(ctx.current)
+        STATE:incr("inflight:" .. id, -1, 1)
         METRICS:incr("retry|" .. ctx.current.model .. "|" .. ctx.current.name, 1, 0)
-    elseif #backends > 1 then
-        balancer.set_more_tries(#backends - 1)
+        if STATE:incr("fails:" .. id, 1, 0, CONF.health_interval_sec or 2) >= (CONF.max_fails or 3) then
+            STATE:set("up:" .. id, 0)
+        end
+    else
+        -- every other backend once, and at least one retry (on the same backend when it is the only one)
+        balancer.set_more_tries(math.max(#backends, 2) - 1)
     end
     -- least in-flight among those not tried yet; ties broken by a shared round-robin counter
     local rr = STATE:incr("rr:" .. (ctx.model or ""), 1, 0)
