@@ -94,7 +94,7 @@ end
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- errors in OpenAI's shape
-local function fail(status, message, etype, code, headers)
+local function send_error(status, message, etype, code, headers)
     ngx.ctx.error_code = code
     ngx.status = status
     ngx.header["Content-Type"] = "application/json"
@@ -102,23 +102,26 @@ local function fail(status, message, etype, code, headers)
         ngx.header[k] = v
     end
     ngx.print(cjson.encode({ error = { message = message, type = etype, param = cjson.null, code = code } }))
+end
+
+-- in the access phase: answer the error and end the request there
+local function fail(status, message, etype, code, headers)
+    send_error(status, message, etype, code, headers)
     return ngx.exit(ngx.HTTP_OK)
 end
 M.fail = fail
 
 -- error_page targets (413 from nginx itself, 502/504 when every backend failed)
+local ERROR_PAGES = {
+    [413] = { "Request body too large for the gateway (client_max_body_size).", "invalid_request_error",
+        "request_too_large" },
+    [502] = { "Every backend serving this model failed.", "api_error", "backend_failed" },
+    [504] = { "The backend did not answer in time.", "api_error", "backend_timeout" },
+}
+
 function M.error_page(status)
-    local texts = {
-        [413] = { "Request body too large for the gateway (client_max_body_size).", "invalid_request_error",
-            "request_too_large" },
-        [502] = { "Every backend serving this model failed.", "api_error", "backend_failed" },
-        [504] = { "The backend did not answer in time.", "api_error", "backend_timeout" },
-    }
-    local t = texts[status] or { "Gateway error.", "api_error", "gateway_error" }
-    ngx.ctx.error_code = t[3]
-    ngx.status = status
-    ngx.header["Content-Type"] = "application/json"
-    ngx.print(cjson.encode({ error = { message = t[1], type = t[2], param = cjson.null, code = t[3] } }))
+    local t = ERROR_PAGES[status] or { "Gateway error.", "api_error", "gateway_error" }
+    send_error(status, t[1], t[2], t[3])
 end
 
 -- ---------------------------------------------------------------------------------------------------------------
