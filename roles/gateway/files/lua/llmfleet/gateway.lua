@@ -6,7 +6,8 @@
 --   log          tokens charged to the key's bucket, metrics, one audit JSON line
 -- State shared by every worker lives in lua_shared_dict zones (limits, health, metrics), which survive a reload.
 -- The configuration is read once per (re)load by the master process (root): /etc/llmfleet-gateway/gateway.json
--- (backends, engine keys: 0600 root) and the hashed key store (written by the role, never a key in clear).
+-- (backends, engine keys: 0600 root). The hashed key store (written by the role, never a key in clear, 0640
+-- root:www-data) is read there too and then re-read by each worker every second: keys change without a reload.
 
 local cjson = require("cjson.safe")
 local ffi = require("ffi")
@@ -76,19 +77,55 @@ function M.init(conf_path)
         end
     end
     table.sort(CONF.model_names)
-    KEYS = {}
-    local store = read_json(conf.keys_file)
-    if store then
-        for _, row in ipairs(store.keys or {}) do
-            local allowed = {}
-            for _, m in ipairs(row.models or {}) do
-                allowed[m] = true
-            end
-            row.allowed = allowed
-            KEYS[(row.sha256 or ""):gsub("^sha256:", "")] = row
+    local ok, kerr = M.load_keys()
+    if not ok then
+        ngx.log(ngx.WARN, "llmfleet gateway: ", kerr, ": every request is refused (401)")
+    end
+end
+
+-- The key store is re-read by every worker each second (a small file): adding or revoking a key is a new file,
+-- never a reload, so no connection is closed for it. A store that cannot be read or parsed keeps the last one.
+local KEYS_TEXT = nil
+M.keys_digest = ""
+function M.load_keys()
+    local fh, err = io.open(CONF.keys_file or "", "rb")
+    if not fh then
+        return false, "no key store at " .. tostring(CONF.keys_file) .. " (" .. tostring(err) .. ")"
+    end
+    local text = fh:read("*a")
+    fh:close()
+    if text == KEYS_TEXT then
+        return true
+    end
+    local store = cjson.decode(text)
+    if type(store) ~= "table" or type(store.keys) ~= "table" then
+        return false, "the key store " .. CONF.keys_file .. " is not a key list: the previous one is kept"
+    end
+    local keys = {}
+    for _, row in ipairs(store.keys) do
+        local allowed = {}
+        for _, m in ipairs(row.models or {}) do
+            allowed[m] = true
         end
-    else
-        ngx.log(ngx.WARN, "llmfleet gateway: no key store at ", conf.keys_file, ": every request is refused (401)")
+        row.allowed = allowed
+        local hash = (row.sha256 or ""):gsub("^sha256:", "")
+        if hash ~= "" then
+            keys[hash] = row
+        end
+    end
+    KEYS, KEYS_TEXT, M.keys_digest = keys, text, sha256_hex(text)
+    return true, "loaded"
+end
+
+local function reload_keys(premature)
+    if premature then
+        return
+    end
+    local ok, msg = M.load_keys()
+    if not ok then
+        ngx.log(ngx.ERR, "llmfleet gateway: ", msg)
+    elseif msg == "loaded" then
+        ngx.log(ngx.NOTICE, "llmfleet gateway: key store re-read, sha256 ", M.keys_digest)
     end
 end
 
@@ -294,6 +331,7 @@ function M.init_worker()
         ngx.timer.at(0, check_all)
         ngx.timer.every(CONF.health_interval_sec or 2, check_all)
     end
+    ngx.timer.every(1, reload_keys)
 end
 
 -- ---------------------------------------------------------------------------------------------------------------
@@ -644,6 +682,9 @@ function M.metrics()
         n = n + 1
     end
     add("llmfleet_gateway_keys " .. n)
+    add("# HELP llmfleet_gateway_key_store_info The key store this worker serves (sha256 of the file).")
+    add("# TYPE llmfleet_gateway_key_store_info gauge")
+    add('llmfleet_gateway_key_store_info{sha256="' .. M.keys_digest .. '"} 1')
     ngx.header["Content-Type"] = "text/plain; version=0.0.4"
     ngx.print(table.concat(out, "\n") .. "\n")
 end
