@@ -85,7 +85,29 @@ def cmd_deploy(args, console: Console) -> int:
     if summary["rc"] != 0:
         console.print(f"[red]ansible-playbook exited {summary['rc']}[/]")
         return 2
+    if Path(args.playbook).name == "site.yml" and not args.check:
+        print_endpoints(args.inventory, console)
     return 0
+
+
+def print_endpoints(inventory: str, console: Console) -> bool:
+    """The next-steps text of the site's recorded endpoints (llmfleet/endpoints.py); False when there is none."""
+    from llmfleet import endpoints
+    from llmfleet.lab import load_inventory
+
+    site, gw_dir, mon_dir = endpoints.site_secret_dirs(load_inventory(Path(inventory)))
+    text = endpoints.next_steps(inventory, endpoints.read_records(gw_dir, mon_dir), site)
+    if text:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return text is not None
+
+
+def cmd_endpoints(args, console: Console) -> int:
+    if print_endpoints(args.inventory, console):
+        return 0
+    console.print(f"no endpoint recorded for {args.inventory} yet: deploy it first (llmfleet deploy -i {args.inventory})",
+                  markup=False)
+    return 1
 
 
 def preflight_reports(run_dir: Path) -> dict:
@@ -184,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     dep.add_argument("--full", action="store_true",
                      help="no fast path: run every layer on every host, even those unchanged since their last converge")
     dep.set_defaults(func=cmd_deploy)
+
+    end = sub.add_parser("endpoints", help="where the deployed site answers: gateway URL, CA, key files, Prometheus, "
+                                           "ready-to-paste curl and openai commands (prints no secret)")
+    end.add_argument("-i", "--inventory", required=True)
+    end.set_defaults(func=cmd_endpoints)
 
     pre = sub.add_parser("preflight", help="probe hosts and check them against their expectations; changes nothing")
     pre.add_argument("-i", "--inventory", required=True)

@@ -16,11 +16,13 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils import gateway_
 from ansible_collections.llmfleet.baremetal.plugins.filter.ha import _plain
 
 
-def gateway_key_store(keys, served_models=None, min_length=gk.MIN_LENGTH):
-    """The hashed key store of ``gateway_api_keys``; refuses weak, empty or duplicate keys naming the key's name."""
+def gateway_key_store(keys, served_models=None, min_length=gk.MIN_LENGTH, file_keys=None):
+    """The hashed key store of ``gateway_api_keys``; refuses weak, empty or duplicate keys naming the key's name.
+    ``file_keys``: ``{path: key}`` of the entries' ``key_file`` (read on the controller)."""
     try:
         return gk.plan_keys(_plain(keys), min_length=int(min_length),
-                            served_models=None if served_models is None else _plain(served_models))
+                            served_models=None if served_models is None else _plain(served_models),
+                            file_keys=_plain(file_keys or {}))
     except gk.GatewayKeyError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -14,6 +14,9 @@ a key was empty, matched keys case-insensitively and read a key starting with ``
 * a key is a bearer token (RFC 6750 ``b64token`` characters), at least ``min_length`` characters (default 32)
   and at least 128 bits by its character classes; a placeholder (``changeme`` ...), a key of few distinct
   characters, and a key used under two names are refused;
+* a key may instead live in a file on the controller (``key_file``, an absolute path, 0600): the plan reads it, or
+  makes a 48-character random key there on the first run (the role's password lookup) and passes the contents as
+  ``file_keys`` ``{path: key}``; the inventory then holds no key at all (``make demo``'s key is one);
 * :func:`match` compares a presented key with the store exactly (its sha256, in constant time): no case folding,
   no patterns, and an empty or missing key never matches.
 """
@@ -85,11 +88,12 @@ def _limit(entry, field, where, violations):
     return value
 
 
-def plan_keys(keys, min_length=MIN_LENGTH, served_models=None):
+def plan_keys(keys, min_length=MIN_LENGTH, served_models=None, file_keys=None):
     """Check ``gateway_api_keys`` and return the hashed store, or raise :class:`GatewayKeyError`.
 
     ``served_models``: the model names the fleet serves; a key allowed a model outside them is refused (``"*"``
-    allows every model). Returns ``[{name, sha256, models, requests_per_minute, tokens_per_minute}]`` sorted by
+    allows every model). ``file_keys``: ``{path: key}`` read on the controller for entries with ``key_file``.
+    Returns ``[{name, sha256, models, requests_per_minute, tokens_per_minute}]`` sorted by
     name.
     """
     violations, store, by_hash, names = [], [], {}, set()
@@ -108,6 +112,19 @@ def plan_keys(keys, min_length=MIN_LENGTH, served_models=None):
         else:
             names.add(name)
         key = entry.get("key")
+        key_file = entry.get("key_file")
+        if key_file is not None:
+            if key is not None:
+                violations.append("%s: set key or key_file, not both" % where)
+                continue
+            if not isinstance(key_file, str) or not key_file.startswith("/"):
+                violations.append("%s: key_file must be an absolute path on the controller, not %r" % (where, key_file))
+                continue
+            key = (file_keys or {}).get(key_file)
+            if key is None:
+                violations.append("%s: key_file %s was not read on the controller" % (where, key_file))
+                continue
+            key = key.strip()
         if not isinstance(key, str) or not key:
             violations.append("%s: the key is empty" % where)
             continue
@@ -135,7 +152,7 @@ def plan_keys(keys, min_length=MIN_LENGTH, served_models=None):
                 violations.append("%s: models %s are not served by the fleet (served: %s)"
                                   % (where, ", ".join(unknown), ", ".join(sorted(served_models)) or "none"))
         limits = dict((f, _limit(entry, f, where, violations)) for f in LIMIT_KEYS)
-        extra = sorted(set(entry) - {"name", "key", "models"} - set(LIMIT_KEYS))
+        extra = sorted(set(entry) - {"name", "key", "key_file", "models"} - set(LIMIT_KEYS))
         if extra:
             violations.append("%s: unknown fields %s" % (where, ", ".join(extra)))
         row = {"name": name, "sha256": digest, "models": sorted(set(models))}

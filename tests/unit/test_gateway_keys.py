@@ -113,3 +113,25 @@ def test_strength_grows_with_length_and_classes():
     assert gk.strength_bits("abc") < gk.strength_bits("abcd")
     assert gk.strength_bits("a" * 30) < gk.strength_bits("aA0-" * 8)
     assert gk.strength_bits(KEY_A) >= gk.MIN_BITS
+
+
+def test_key_file_is_read_from_file_keys_and_hashed():
+    store = gk.plan_keys([{"name": "demo", "key_file": "/srv/secrets/demo.key"}],
+                         file_keys={"/srv/secrets/demo.key": KEY_A + "\n"})
+    assert store[0]["sha256"] == gk.hash_key(KEY_A)
+    assert gk.match(KEY_A, store)["name"] == "demo"
+
+
+def test_key_file_refusals_name_the_key():
+    msg = str(refused([{"name": "both", "key": KEY_A, "key_file": "/k"},
+                       {"name": "rel", "key_file": "keys/demo.key"},
+                       {"name": "unread", "key_file": "/nowhere/demo.key"}]))
+    assert "(both): set key or key_file, not both" in msg
+    assert "(rel): key_file must be an absolute path" in msg
+    assert "(unread): key_file /nowhere/demo.key was not read" in msg
+    assert KEY_A not in msg
+
+
+def test_key_file_content_is_checked_like_a_key():
+    msg = str(refused([{"name": "weak", "key_file": "/k"}], file_keys={"/k": "changeme"}))
+    assert "(weak): the key is weak: shorter than 32 characters" in msg

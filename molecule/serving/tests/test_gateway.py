@@ -24,7 +24,7 @@ testinfra_hosts = ["ansible://srv-mon1?force_ansible=True"]
 
 SECRETS = os.path.join(ROOT, "lab", "cache", "secrets", "molecule-serving")
 CA = os.path.join(SECRETS, "gateway", "ca.crt")
-KEYS = dict((k["name"], k["key"]) for k in INVENTORY["all"]["vars"]["gateway_api_keys"])
+KEYS = dict((k["name"], k.get("key")) for k in INVENTORY["all"]["vars"]["gateway_api_keys"])
 BASE = "https://%s/v1" % MON_ADDR
 GPU1 = GPU_HOSTS["srv-gpu1"]["ansible_host"]
 
@@ -276,6 +276,36 @@ def test_revoking_a_key_is_a_rerun_that_drops_nothing():
     assert refused, "lab-rpm still accepted 5 s after the re-run"
     record(key_revocation={"seconds": round(took, 1), "requests_during": done[0], "failed": len(failures)})
     assert done[0] > 10 and not failures, failures[:5]
+
+
+def test_endpoints_print_commands_that_work_as_printed():
+    """`llmfleet endpoints` (what `make demo` ends with) names the URL, the CA and the key file of lab-demo (a
+    key_file key made on the controller, 0600) and prints a curl and an openai snippet: both answer as printed,
+    and the key itself appears nowhere in the text."""
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "llmfleet"), "endpoints", "-i",
+                           os.path.join(SCENARIO, "inventory.yml")], capture_output=True, text=True, check=False,
+                          cwd=ROOT, timeout=120, env=NOCOLOR)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    key_file = os.path.join(SECRETS, "gateway", "keys", "lab-demo.key")
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    with open(key_file) as fh:
+        key = fh.read().strip()
+    assert key not in text and BASE in text and CA in text and key_file in text, text
+    assert "https://%s:9090" % MON_ADDR in text
+    lines = text.splitlines()
+    curl = next(line.strip() for line in lines if line.strip().startswith("curl") and "/chat/completions" in line)
+    out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 0 and json.loads(out.stdout)["choices"], out.stdout + out.stderr
+    start = next(i for i, line in enumerate(lines) if line.strip().endswith("python - <<'EOF'"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "EOF")
+    snippet = "\n".join(line[4:] for line in lines[start:end + 1])
+    out = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip(), out.stdout + out.stderr
+    prom = next(line.strip() for line in lines if line.strip().startswith("curl") and "/api/v1/alerts" in line)
+    out = subprocess.run(["bash", "-c", prom], capture_output=True, text=True, check=False, timeout=60)
+    assert out.returncode == 0 and json.loads(out.stdout)["status"] == "success", out.stdout + out.stderr
+    record(endpoints_text_lines=len(lines))
 
 
 def test_weak_key_is_refused_at_plan_time_by_name():
