@@ -28,9 +28,9 @@ def test_records_are_read_from_the_site_dirs(tmp_path):
 def test_site_dirs_follow_the_role_defaults_and_literal_overrides():
     site, gw, mon = endpoints.site_secret_dirs({"h": {"llmfleet_site_name": "lab"}})
     assert site == "lab" and gw.parts[-3:] == ("secrets", "lab", "gateway") and mon.parts[-2:] == ("lab", "monitoring")
-    _, gw, _ = endpoints.site_secret_dirs({"h": {"llmfleet_secrets_dir": "/vault/site1"}})
+    gw = endpoints.site_secret_dirs({"h": {"llmfleet_secrets_dir": "/vault/site1"}})[1]
     assert str(gw) == "/vault/site1/gateway"
-    _, gw, _ = endpoints.site_secret_dirs({"h": {"gateway_controller_secrets_dir": "{{ somewhere }}"}})
+    gw = endpoints.site_secret_dirs({"h": {"gateway_controller_secrets_dir": "{{ somewhere }}"}})[1]
     assert gw.parts[-3:] == ("secrets", "site", "gateway")  # a template is not guessed at
 
 
