@@ -190,7 +190,7 @@ def run_under_load(instances, argv, gateway=None):
 
     def client_load():
         import openai  # pylint: disable=import-outside-toplevel
-        keys = dict((k["name"], k["key"]) for k in INVENTORY["all"]["vars"]["gateway_api_keys"])
+        keys = dict((k["name"], k.get("key")) for k in INVENTORY["all"]["vars"]["gateway_api_keys"])
         c = openai.OpenAI(base_url="https://%s/v1" % MON_ADDR, api_key=keys["lab-load"], max_retries=0, timeout=30,
                           http_client=openai.DefaultHttpxClient(verify=os.path.join(
                               ROOT, "lab", "cache", "secrets", "molecule-serving", "gateway", "ca.crt")))
