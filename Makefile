@@ -48,6 +48,7 @@ collections:
 demo: deps venv
 	bash lab/serving/prepare.sh
 	$(BIN)/llmfleet lab up -i inventories/lab
+	$(BIN)/ansible-playbook -i inventories/lab lab/alert-receiver/deploy.yml
 	$(BIN)/llmfleet deploy -i inventories/lab
 
 lab-down: venv

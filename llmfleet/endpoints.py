@@ -96,5 +96,10 @@ def next_steps(inventory: str, records: dict, site: str) -> str | None:
                       f"CA {p['ca']})",
                   f"    curl -sS --cacert {shlex.quote(p['ca'])} -u \"{p['user']}:$(cat {shlex.quote(p['password_file'])})\" "
                   f"{p['url']}/api/v1/alerts"]
+        if p.get("alertmanager"):
+            receivers = p.get("alert_receivers") or []
+            lines.append(f"  Alertmanager: {p['alertmanager']}  (same user, password and CA); alerts go to: "
+                         + (", ".join(receivers) if receivers
+                            else "no one yet (set monitoring_alert_receivers: a webhook or e-mail)"))
     lines += ["", f"  The fleet report: {llmfleet} report -i {inventory}"]
     return "\n".join(lines)

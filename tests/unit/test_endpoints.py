@@ -55,3 +55,13 @@ def test_the_python_snippet_compiles():
 
 def test_nothing_recorded_is_no_text():
     assert endpoints.next_steps("inv", {"gateway": None, "prometheus": []}, "lab") is None
+
+
+def test_alertmanager_and_who_alerts_reach():
+    with_receiver = dict(PROM, alertmanager="https://172.31.240.21:9093", alert_receivers=["lab-receiver"])
+    text = endpoints.next_steps("inv", {"gateway": None, "prometheus": [with_receiver]}, "lab")
+    assert "Alertmanager: https://172.31.240.21:9093" in text and "alerts go to: lab-receiver" in text
+    nobody = dict(PROM, alertmanager="https://172.31.240.21:9093", alert_receivers=[])
+    text = endpoints.next_steps("inv", {"gateway": None, "prometheus": [nobody]}, "lab")
+    assert "alerts go to: no one yet (set monitoring_alert_receivers" in text
+    assert "Alertmanager" not in endpoints.next_steps("inv", {"gateway": None, "prometheus": [PROM]}, "lab")

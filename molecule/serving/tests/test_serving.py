@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import testinfra
 import yaml
 
 testinfra_hosts = ["ansible://srv-gpu1?force_ansible=True"]
@@ -173,7 +174,9 @@ def test_prometheus_scrapes_every_target_up(host):  # host: keeps this test in f
     assert not down, down
     jobs = sorted(set(t["labels"]["job"] for t in targets))
     # model_servers: llama-server's own /metrics (--metrics) on every replica and on the group's leader
-    assert jobs == ["blackbox", "gateway", "model_server_probe", "model_servers", "node", "prometheus"], jobs
+    # alertmanager: llmfleet's own on srv-mon1 (TLS + basic auth like the exporters), scraped and sent alerts
+    assert jobs == ["alertmanager", "blackbox", "gateway", "model_server_probe", "model_servers", "node",
+                    "prometheus"], jobs
     ups = prom("/api/v1/query?query=up")["result"]
     assert ups and all(r["value"][1] == "1" for r in ups), ups
     probes = prom("/api/v1/query?query=probe_success")["result"]
@@ -348,3 +351,51 @@ def test_stopped_model_server_fires_model_server_down(host, instances):
     # for: + one scrape to see the failure + one evaluation to start pending + one to fire, plus slack
     assert fired_at <= ALERT_FOR_S + 3 * SCRAPE_S + 10
     wait_ready(inst)
+
+
+def receiver_records(receiver):
+    out = receiver.run("cat /var/lib/llmfleet-alert-receiver/alerts.jsonl 2>/dev/null")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_firing_alert_reaches_the_receiver():
+    """The ModelServerDown of the test before reached a person: Prometheus sent it to Alertmanager on srv-mon1
+    (TLS + basic auth), whose webhook delivered it over HTTPS with basic auth to the lab's receiver on srv-gpu2
+    (lab/alert-receiver), firing and then resolved. The receiver refuses a POST without the password and any
+    client that is not a monitoring host."""
+    receiver = testinfra.get_host("ansible://srv-gpu2?force_ansible=True",
+                                  ansible_inventory=os.path.join(SCENARIO, "inventory.yml"))
+    t0 = time.monotonic()
+    firing = resolved = None
+    while time.monotonic() - t0 < 90:
+        for rec in receiver_records(receiver):
+            payload = rec["payload"]
+            for alert in payload.get("alerts", []):
+                if alert["labels"].get("alertname") != "ModelServerDown":
+                    continue
+                if alert["status"] == "firing" and firing is None:
+                    firing = rec
+                if alert["status"] == "resolved" and firing is not None:
+                    resolved = rec
+        if firing and resolved:
+            break
+        time.sleep(2)
+    assert firing, "no firing ModelServerDown reached the receiver: %s" % receiver_records(receiver)[-3:]
+    assert firing["remote"] == MON_ADDR and firing["payload"]["receiver"] == "lab-receiver"
+    assert resolved, "ModelServerDown was never delivered resolved"
+    record(alert_delivery={"firing_records": sum(1 for r in receiver_records(receiver)
+                                                 if r["payload"].get("status") == "firing"),
+                           "receiver": firing["payload"]["receiver"], "from": firing["remote"]})
+    # a POST from the monitoring host without the password is refused and not recorded; a host that is no
+    # monitoring host gets no answer at all
+    before = len(receiver_records(receiver))
+    url = "https://%s:9099/alerts" % GPU_HOSTS["srv-gpu2"]["ansible_host"]
+    monitor = testinfra.get_host("ansible://srv-mon1?force_ansible=True",
+                                 ansible_inventory=os.path.join(SCENARIO, "inventory.yml"))
+    anon = monitor.run("curl -sk -m 5 -o /dev/null -w '%%{http_code}' -X POST -d '{}' %s" % url)
+    assert anon.stdout == "401", anon.stdout
+    assert len(receiver_records(receiver)) == before
+    stranger = testinfra.get_host("ansible://srv-gpu1?force_ansible=True",
+                                  ansible_inventory=os.path.join(SCENARIO, "inventory.yml"))
+    blocked = stranger.run("curl -sk -m 5 -o /dev/null -w '%%{http_code}' %s" % url.replace("/alerts", "/health"))
+    assert blocked.rc != 0 and blocked.stdout in ("", "000"), (blocked.rc, blocked.stdout)
