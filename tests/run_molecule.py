@@ -23,6 +23,8 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUDGET = os.path.join(ROOT, "tests", "ci_budget.yml")
 RUNS = os.path.join(ROOT, "runs")
+# Molecule's announcement of each action of its test sequence: "INFO     [default > converge] Executing"
+PHASE = re.compile(r"^INFO +\[[^ \]]+ > ([a-z_]+)\] Executing")
 SUMMARY = re.compile(r"^(PLAY RECAP|[a-z0-9-]+ +: ok=)|passed|failed")
 _print_lock = threading.Lock()
 
@@ -57,8 +59,16 @@ def run_scenario(lane, scenario, allotted, results):
                           check=False).stdout.split()[-1]
     say("== [%s] molecule test -s %s (log: runs/molecule-%s.log; disk free: %s)" % (lane, scenario, scenario, free))
     t0 = time.monotonic()
+    phases = []  # (action, seconds since the scenario started) as Molecule announces each action
     with open(log, "w") as out:
-        rc = subprocess.call(["molecule", "test", "-s", scenario], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(["molecule", "test", "-s", scenario], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        for raw in proc.stdout:
+            out.write(raw.decode("utf-8", "replace"))
+            found = PHASE.search(raw.decode("utf-8", "replace"))
+            if found and (not phases or phases[-1][0] != found.group(1)):
+                phases.append((found.group(1), time.monotonic() - t0))
+        rc = proc.wait()
     took = time.monotonic() - t0
     ok = rc == 0
     results.append({"lane": lane, "scenario": scenario, "ok": ok, "seconds": took, "allotted": allotted})
@@ -70,13 +80,18 @@ def run_scenario(lane, scenario, allotted, results):
         block += lines[-150:]
     summary = [ln for ln in lines if SUMMARY.search(ln) and not ln.startswith(("TASK", "FAILED - RETRYING"))]
     block += summary[-12:]
+    spans = [(name, (phases[i + 1][1] if i + 1 < len(phases) else took) - start)
+             for i, (name, start) in enumerate(phases)]
+    if spans:
+        block.append("phases of %s: %s" % (scenario, ", ".join("%s %.0fs" % span for span in spans)))
     over = "" if allotted is None or took <= allotted else " (OVER its allotment by %.0fs)" % (took - allotted)
     block.append("scenario %s: %s in %.0fs of %ss allotted%s [lane %s]" % (
         scenario, "passed" if ok else "FAILED", took, allotted if allotted is not None else "-", over, lane))
     say("\n".join(block))
     with open(os.path.join(RUNS, "molecule-times.txt"), "a") as stream:
-        stream.write("scenario %s: %s in %.0fs (allotted %s, lane %s)\n" % (
-            scenario, "passed" if ok else "FAILED", took, allotted, lane))
+        stream.write("scenario %s: %s in %.0fs (allotted %s, lane %s)%s\n" % (
+            scenario, "passed" if ok else "FAILED", took, allotted, lane,
+            "; " + ", ".join("%s %.0fs" % span for span in spans) if spans else ""))
 
 
 def run_lane(lane, rows, results):
