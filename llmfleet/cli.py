@@ -72,7 +72,7 @@ def deploy_extravars(pairs, full=False) -> dict:
 
 
 def cmd_deploy(args, console: Console) -> int:
-    from llmfleet.runner import run_playbook
+    from llmfleet.runner import run_playbook, write_private
 
     summary = run_playbook(
         Path(args.inventory), playbook=args.playbook, limit=args.limit, tags=args.tags,
@@ -137,7 +137,7 @@ def preflight_table(reports: dict) -> Table:
 
 
 def cmd_preflight(args, console: Console) -> int:
-    from llmfleet.runner import run_playbook
+    from llmfleet.runner import run_playbook, write_private
 
     summary = run_playbook(Path(args.inventory), playbook="playbooks/preflight.yml", limit=args.limit, console=console)
     run_dir = Path(summary["run_dir"])
@@ -147,7 +147,7 @@ def cmd_preflight(args, console: Console) -> int:
         return 2
     console.print(preflight_table(reports))
     combined = run_dir / "preflight.json"
-    combined.write_text(json.dumps({"schema": "llmfleet.preflight_run/v1", "hosts": reports}, indent=2))
+    write_private(combined, json.dumps({"schema": "llmfleet.preflight_run/v1", "hosts": reports}, indent=2))
     failed = sorted(h for h, r in reports.items() if r.get("violations"))
     for host, rep in sorted(reports.items()):
         for v in rep.get("violations") or []:

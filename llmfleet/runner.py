@@ -115,6 +115,14 @@ def latest_summary(run_root: Path | None = None) -> tuple[Path, dict]:
     return run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write TEXT to PATH readable by its owner only (0600), whatever the umask, also when PATH exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def run_playbook(
     inventory: Path,
     playbook: str = "site.yml",
@@ -139,7 +147,9 @@ def run_playbook(
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     run_dir = (run_root or paths.RUNS) / f"{stamp}-{Path(playbook).stem}"
-    run_dir.mkdir(parents=True)
+    # a run's events carry task results (the inventory's values among them): the directory is the owner's alone
+    run_dir.mkdir(parents=True, mode=0o700)
+    run_dir.chmod(0o700)
     cmdline = []
     if check:
         cmdline.append("--check")
@@ -207,8 +217,8 @@ def run_playbook(
         "artifacts": str(run_dir / "artifacts" / "ansible"),
     }
     events = list(r.events)
-    (run_dir / "events.json").write_text(json.dumps(events, indent=1, default=str))
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_private(run_dir / "events.json", json.dumps(events, indent=1, default=str))
+    write_private(run_dir / "summary.json", json.dumps(summary, indent=2))
     latest = (run_root or paths.RUNS) / "latest"
     if latest.is_symlink() or latest.exists():
         latest.unlink()
@@ -219,7 +229,7 @@ def run_playbook(
         # The playbook never reached a host: syntax error, missing role, bad inventory.
         tail = "".join(e.get("stdout", "") + "\n" for e in events[-5:])
         summary["error"] = tail.strip()[-2000:]
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_private(run_dir / "summary.json", json.dumps(summary, indent=2))
         console.print(f"[red]ansible-playbook failed before reaching any host:[/]\n{summary['error']}")
     os.environ.pop("LLMFLEET_RUN_DIR", None)
     return summary

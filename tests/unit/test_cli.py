@@ -1,6 +1,8 @@
 """The llmfleet wrapper: argument handling, inventory reading, recap maths, clear errors."""
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,29 @@ def test_lab_images_builds_each_kind_once_and_starts_nothing(monkeypatch, capsys
     calls.clear()
     assert cli.main(["lab", "images", "-i", str(ROOT / "inventories" / "lab"), "--name", "unit-images"]) == 0
     assert calls == [("container", "unit-images")]
+
+
+def test_run_directory_and_its_records_are_private(tmp_path, monkeypatch):
+    """Issue 21 item 2: a run's directory is 0700 and events.json/summary.json 0600 whatever the umask (the events
+    carry task results; they were 0755/0644)."""
+    import sys
+    import types
+
+    class FakeRun:
+        stats = {"ok": {"h1": 1}, "changed": {}, "failures": {}, "dark": {}, "skipped": {}}
+        status, rc, events = "successful", 0, [{"event": "playbook_on_stats", "stdout": ""}]
+
+    fake = types.ModuleType("ansible_runner")
+    fake.run = lambda **kw: FakeRun()
+    monkeypatch.setitem(sys.modules, "ansible_runner", fake)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    h1: {}\n")
+    old = os.umask(0o022)
+    try:
+        summary = runner.run_playbook(inventory, playbook="site.yml", run_root=tmp_path / "runs")
+    finally:
+        os.umask(old)
+    run_dir = Path(summary["run_dir"])
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    for name in ("events.json", "summary.json"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o600, name
