@@ -110,6 +110,14 @@ def cmd_endpoints(args, console: Console) -> int:
     return 1
 
 
+def cmd_model_push(args, console: Console) -> int:
+    from llmfleet import models
+
+    models.push(Path(args.inventory), args.name, Path(args.dir), args.version,
+                out=lambda text: console.print(text, markup=False, soft_wrap=True))
+    return 0
+
+
 def preflight_reports(run_dir: Path) -> dict:
     """Every host's controller-side pre-flight report of one run, by host name."""
     reports = {}
@@ -211,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
                                            "ready-to-paste curl and openai commands (prints no secret)")
     end.add_argument("-i", "--inventory", required=True)
     end.set_defaults(func=cmd_endpoints)
+
+    mod = sub.add_parser("model", help="the site's model store (Ceph RGW)")
+    mod_sub = mod.add_subparsers(dest="model_command", required=True)
+    push = mod_sub.add_parser("push", help="register a model version once: upload DIR with its sha256 manifest "
+                                           "(written last) to the site's models bucket")
+    push.add_argument("-i", "--inventory", required=True)
+    push.add_argument("name")
+    push.add_argument("dir")
+    push.add_argument("--version", help="default: sha256-<first 12 hex of the manifest's digest>")
+    push.set_defaults(func=cmd_model_push)
 
     pre = sub.add_parser("preflight", help="probe hosts and check them against their expectations; changes nothing")
     pre.add_argument("-i", "--inventory", required=True)
