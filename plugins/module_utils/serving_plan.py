@@ -54,6 +54,9 @@ except ImportError:  # unit tests without the collection on sys.path: load sibli
 __all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups"]
 
 ENGINES = ("vllm", "sglang", "llama_cpp")
+#: ports llmfleet's own daemons hold on every host (defaults of the roles): a model server may not take them
+RESERVED_PORTS = {22: "sshd", 9100: "the node exporter (monitoring_node_exporter_port)",
+                  9400: "dcgm-exporter (monitoring_dcgm_exporter_port)"}
 
 # Engine command prefixes and endpoints; the role passes model_server_engines merged over these.
 DEFAULT_ENGINES = {
@@ -228,6 +231,11 @@ def _norm_spec(spec, n, name, engines, models, defaults):
     if count != "fill":
         count = _int(count, "model_server_instances[%s].count (an integer or 'fill')" % sname, name, 1)
     eng = engines[engine]
+    if eng.get("gpu", True) and spec.get("gpus", True) is False:
+        # CUDA_VISIBLE_DEVICES is only set for the GPUs an instance is given: without any it would see every GPU
+        raise ServingPlanError("%s: model_server_instances[%s].gpus=false: engine %s needs GPUs, and an instance "
+                               "placed on none would see every GPU of the host; remove gpus: false (or use "
+                               "engine llama_cpp for a CPU instance)" % (name, sname, engine))
     uses_gpus = bool(spec.get("gpus", True)) and (eng.get("gpu", True) or defaults["cpu_engines_take_gpus"])
     return {
         "name": sname,
@@ -363,6 +371,13 @@ def plan_instances(snapshot, specs, models, host=None, islands=None, placement=N
             slots = [([], None)] * count
         for k, (members, pool) in enumerate(slots):
             port = spec["port_base"] + k
+            if port > 65535:
+                raise ServingPlanError("%s: model_server_instances[%s] puts instance %s-%d on port %d (port_base %d "
+                                       "+ %d): ports end at 65535" % (name, spec["name"], spec["name"], k, port,
+                                                                     spec["port_base"], k))
+            if port in RESERVED_PORTS:
+                raise ServingPlanError("%s: port %d of model_server_instances[%s] is %s's on every host; set another "
+                                       "port_base" % (name, port, spec["name"], RESERVED_PORTS[port]))
             if port in ports:
                 raise ServingPlanError("%s: port %d of model_server_instances[%s] is already used by %s; set "
                                        "distinct port_base values" % (name, port, spec["name"], ports[port]))

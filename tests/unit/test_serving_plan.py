@@ -269,3 +269,24 @@ def test_alert_rule_for_override():
     out = f(rules, {"A": "30s"})
     assert [r.get("for") for r in out["groups"][0]["rules"]] == ["30s", "5m", None]
     assert rules["groups"][0]["rules"][0]["for"] == "2m"  # input untouched
+
+
+# issue 21 item 8: bad input that was accepted silently fails at plan time, naming the variable and the host
+@pytest.mark.parametrize("spec, needle", [
+    ({"name": "m", "engine": "vllm", "model": "dsv3", "gpus": False},
+     r"gpu-a01: model_server_instances\[m\]\.gpus=false: engine vllm needs GPUs"),
+    ({"name": "m", "engine": "sglang", "model": "dsv3", "gpus": False}, r"engine sglang needs GPUs"),
+    ({"name": "m", "engine": "llama_cpp", "model": "tiny", "gpus": False, "count": 2, "port_base": 65535},
+     r"gpu-a01: model_server_instances\[m\] puts instance m-1 on port 65536 \(port_base 65535 \+ 1\)"),
+    ({"name": "m", "engine": "vllm", "model": "dsv3", "count": 1, "port_base": 9100},
+     r"gpu-a01: port 9100 of model_server_instances\[m\] is the node exporter \(monitoring_node_exporter_port\)"),
+    ({"name": "m", "engine": "llama_cpp", "model": "tiny", "gpus": False, "port_base": 22}, r"port 22 .* sshd"),
+])
+def test_bad_instance_input_is_refused_at_plan_time(spec, needle):
+    with pytest.raises(sp.ServingPlanError, match=needle):
+        plan(H200, [spec])
+
+
+def test_a_cpu_engine_may_run_without_gpus():
+    out = plan(H200, [{"name": "m", "engine": "llama_cpp", "model": "tiny", "gpus": False, "port_base": 9101}])
+    assert [i["port"] for i in out if i["name"].startswith("m-")] == [9101]
