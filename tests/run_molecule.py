@@ -60,7 +60,7 @@ def run_scenario(lane, scenario, allotted, results):
     say("== [%s] molecule test -s %s (log: runs/molecule-%s.log; disk free: %s)" % (lane, scenario, scenario, free))
     t0 = time.monotonic()
     phases = []  # (action, seconds since the scenario started) as Molecule announces each action
-    with open(log, "w") as out:
+    with open(log, "w", buffering=1) as out:  # line-buffered: `tail -f` the log while it runs
         proc = subprocess.Popen(["molecule", "test", "-s", scenario], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         for raw in proc.stdout:
