@@ -373,8 +373,8 @@ def plan_instances(snapshot, specs, models, host=None, islands=None, placement=N
             port = spec["port_base"] + k
             if port > 65535:
                 raise ServingPlanError("%s: model_server_instances[%s] puts instance %s-%d on port %d (port_base %d "
-                                       "+ %d): ports end at 65535" % (name, spec["name"], spec["name"], k, port,
-                                                                     spec["port_base"], k))
+                                       "+ %d): ports end at 65535"
+                                       % (name, spec["name"], spec["name"], k, port, spec["port_base"], k))
             if port in RESERVED_PORTS:
                 raise ServingPlanError("%s: port %d of model_server_instances[%s] is %s's on every host; set another "
                                        "port_base" % (name, port, spec["name"], RESERVED_PORTS[port]))

@@ -21,8 +21,9 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils import alertman
 
 PASSWORD = "/ctl/secrets/oncall.pass"
 CA = "/ctl/tls/hooks-ca.crt"
-WEBHOOK = {"name": "oncall", "webhook": {"url": "https://hooks.example.org/alerts", "username": "am",
-                                          "password_file": PASSWORD, "ca_file": CA}}
+WEBHOOK = {"name": "oncall",
+           "webhook": {"url": "https://hooks.example.org/alerts", "username": "am", "password_file": PASSWORD,
+                       "ca_file": CA}}
 EMAIL = {"name": "ops-mail", "email": {"to": "ops@example.org", "from": "alerts@example.org",
                                        "smarthost": "smtp.example.org:587", "username": "alerts",
                                        "password_file": PASSWORD}}

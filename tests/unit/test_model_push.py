@@ -58,14 +58,14 @@ def site(tmp_path, monkeypatch):
 
 
 def test_push_uploads_every_file_and_the_manifest_last(site):
-    _, src = site
+    src = site[1]
     said = []
     res = models.push("inv", "dsv3", src, "v1", out=said.append)
     assert res["changed"] and res["files"] == 2 and res["bytes"] == 4099
     assert MemoryS3.writes[-1] == "dsv3/v1/" + ceph_s3.MANIFEST
     assert sorted(MemoryS3.writes[:-1]) == ["dsv3/v1/config.json", "dsv3/v1/sub/weights.bin"]
     manifest = ceph_s3.parse_manifest(MemoryS3.store[("models", "dsv3/v1/" + ceph_s3.MANIFEST)].decode())
-    assert sorted(rel for _, rel in manifest) == ["config.json", "sub/weights.bin"]
+    assert sorted(entry[1] for entry in manifest) == ["config.json", "sub/weights.bin"]
     assert "published models/dsv3/v1" in said[0] and "model_sync_models" in said[0]
     # the same content again: nothing written
     MemoryS3.writes.clear()
@@ -74,7 +74,7 @@ def test_push_uploads_every_file_and_the_manifest_last(site):
 
 
 def test_versions_are_immutable(site):
-    _, src = site
+    src = site[1]
     models.push("inv", "dsv3", src, "v1", out=lambda _t: None)
     (src / "config.json").write_text('{"changed": true}\n')
     with pytest.raises(LlmfleetError, match="exists with other content: versions are immutable"):
@@ -82,7 +82,7 @@ def test_versions_are_immutable(site):
 
 
 def test_default_version_is_the_content_digest(site):
-    _, src = site
+    src = site[1]
     first = models.push("inv", "m", src, None, out=lambda _t: None)["version"]
     assert first.startswith("sha256-") and len(first) == len("sha256-") + 12
     (src / "config.json").write_text('{"changed": true}\n')
@@ -95,7 +95,7 @@ def test_default_version_is_the_content_digest(site):
     ("ok", "v/1", "version 'v/1'"),
 ])
 def test_names_are_refused(site, name, version, needle):
-    _, src = site
+    src = site[1]
     with pytest.raises(LlmfleetError, match=needle.replace(".", r"\.")):
         models.push("inv", name, src, version, out=lambda _t: None)
 
