@@ -358,7 +358,7 @@ def receiver_records(receiver):
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def test_firing_alert_reaches_the_receiver():
+def test_firing_alert_reaches_the_receiver(host):  # host: keeps this test in file order, after the one before
     """The ModelServerDown of the test before reached a person: Prometheus sent it to Alertmanager on srv-mon1
     (TLS + basic auth), whose webhook delivered it over HTTPS with basic auth to the lab's receiver on srv-gpu2
     (lab/alert-receiver), firing and then resolved. The receiver refuses a POST without the password and any
