@@ -388,13 +388,13 @@ def test_firing_alert_reaches_the_receiver(host):  # host: keeps this test in fi
                            "receiver": firing["payload"]["receiver"], "from": firing["remote"]})
     # a POST from the monitoring host without the password is refused and not recorded; a host that is no
     # monitoring host gets no answer at all
-    before = len(receiver_records(receiver))
     url = "https://%s:9099/alerts" % GPU_HOSTS["srv-gpu2"]["ansible_host"]
     monitor = testinfra.get_host("ansible://srv-mon1?force_ansible=True",
                                  ansible_inventory=os.path.join(SCENARIO, "inventory.yml"))
     anon = monitor.run("curl -sk -m 5 -o /dev/null -w '%%{http_code}' -X POST -d '{}' %s" % url)
     assert anon.stdout == "401", anon.stdout
-    assert len(receiver_records(receiver)) == before
+    # Alertmanager keeps notifying meanwhile (resolved, other groups): what must be missing is the refused body
+    assert not [r for r in receiver_records(receiver) if r["payload"] == {}], "the refused POST was recorded"
     stranger = testinfra.get_host("ansible://srv-gpu1?force_ansible=True",
                                   ansible_inventory=os.path.join(SCENARIO, "inventory.yml"))
     blocked = stranger.run("curl -sk -m 5 -o /dev/null -w '%%{http_code}' %s" % url.replace("/alerts", "/health"))
