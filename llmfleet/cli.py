@@ -72,7 +72,7 @@ def deploy_extravars(pairs, full=False) -> dict:
 
 
 def cmd_deploy(args, console: Console) -> int:
-    from llmfleet.runner import run_playbook, write_private
+    from llmfleet.runner import run_playbook
 
     summary = run_playbook(
         Path(args.inventory), playbook=args.playbook, limit=args.limit, tags=args.tags,

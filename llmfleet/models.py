@@ -85,7 +85,7 @@ def push(inventory: Path, name: str, src: Path, version: str | None, out=print) 
         raise LlmfleetError(f"{where} exists with other content: versions are immutable, push under another "
                             "--version")
     t0 = time.monotonic()
-    ceph_s3.publish_model(client, rec["bucket"], name, version, str(src))
+    ceph_s3.publish_model(client, rec["bucket"], name, version, str(src), entries=entries)
     took = time.monotonic() - t0
     out(f"published {where} ({len(entries)} files, {total} bytes in {took:.1f}s, "
         f"{total / 1e6 / max(took, 1e-6):.1f} MB/s); GPU nodes pull it with model_sync_models: "

@@ -304,20 +304,29 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
     return result
 
 
-def publish_model(client, bucket, name, version, src_dir):
-    """Upload every file under ``src_dir`` to ``<name>/<version>/`` and the manifest last. Returns the entries."""
+def _local_entries(src_dir):
+    """(sha256, relative path) of every file under ``src_dir`` but the store's own names."""
     entries = []
     for dirpath, _dirs, files in os.walk(src_dir):
         for fn in sorted(files):
             full = os.path.join(dirpath, fn)
             rel = os.path.relpath(full, src_dir)
-            if rel in (MANIFEST, READY):
-                continue
-            digest = _sha256_file(full)
-            with open(full, "rb") as f:
-                client.request("PUT", bucket, "%s/%s/%s" % (name, version, rel), body=f,
-                               headers={"Content-Length": str(os.path.getsize(full))}, payload_hash=digest)
-            entries.append((digest, rel))
+            if rel not in (MANIFEST, READY):
+                entries.append((_sha256_file(full), rel))
+    return entries
+
+
+def publish_model(client, bucket, name, version, src_dir, entries=None):
+    """Upload every file under ``src_dir`` to ``<name>/<version>/`` and the manifest last. Returns the entries.
+
+    ``entries``: the (sha256, relative path) pairs the caller already computed (each file is then read once more,
+    to upload it, not hashed again); None hashes them here."""
+    entries = list(entries) if entries is not None else _local_entries(src_dir)
+    for digest, rel in entries:
+        full = os.path.join(src_dir, rel)
+        with open(full, "rb") as f:
+            client.request("PUT", bucket, "%s/%s/%s" % (name, version, rel), body=f,
+                           headers={"Content-Length": str(os.path.getsize(full))}, payload_hash=digest)
     text = format_manifest(entries).encode("utf-8")
     client.put_object(bucket, "%s/%s/%s" % (name, version, MANIFEST), text)
     return sorted(entries, key=lambda e: e[1])
