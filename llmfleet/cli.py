@@ -118,6 +118,33 @@ def cmd_model_push(args, console: Console) -> int:
     return 0
 
 
+def cmd_hostkeys(args, console: Console) -> int:
+    from llmfleet import hostkeys
+    from llmfleet.lab import load_inventory
+
+    inventory = Path(args.inventory)
+    hostvars = load_inventory(inventory)
+    limit = set(args.limit.split(",")) if args.limit else None
+    res = hostkeys.scan(inventory, hostvars, pin=args.pin, limit=limit)
+    table = Table(title=f"SSH host keys ({res['path']})")
+    for col in ("host", "known_hosts name", "type", "fingerprint", "status"):
+        table.add_column(col)
+    for r in res["rows"]:
+        table.add_row(r["name"], r["pattern"], r["type"], r["fingerprint"], r["status"])
+    console.print(table)
+    if res["unreachable"]:
+        console.print(f"[red]no SSH answer (nothing pinned for them): {', '.join(res['unreachable'])}[/]")
+    changed = [r["name"] for r in res["rows"] if r["status"] == "CHANGED"]
+    if changed:
+        console.print(f"[red]host key changed since it was pinned: {', '.join(sorted(set(changed)))}[/]")
+    if args.pin:
+        console.print(f"pinned {res['pinned']} new key(s) in {res['path']}; `llmfleet deploy -i {inventory}` verifies them")
+    elif any(r["status"] == "new" for r in res["rows"]):
+        console.print("Compare each new fingerprint with the host's console (BMC), where "
+                      "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it; when they match, run again with --pin.")
+    return 2 if res["unreachable"] or changed else 0
+
+
 def preflight_reports(run_dir: Path) -> dict:
     """Every host's controller-side pre-flight report of one run, by host name."""
     reports = {}
@@ -229,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("dir")
     push.add_argument("--version", help="default: sha256-<first 12 hex of the manifest's digest>")
     push.set_defaults(func=cmd_model_push)
+
+    hk = sub.add_parser("hostkeys", help="the site's SSH host keys: scan them, print fingerprints to confirm out of "
+                                         "band, pin them in known_hosts beside the inventory (deploy verifies them)")
+    hk_sub = hk.add_subparsers(dest="hostkeys_command", required=True)
+    scan = hk_sub.add_parser("scan", help="ask every host for its keys and print their SHA256 fingerprints")
+    scan.add_argument("-i", "--inventory", required=True)
+    scan.add_argument("--limit", help="comma-separated inventory hostnames")
+    scan.add_argument("--pin", action="store_true",
+                      help="write the keys to <inventory dir>/known_hosts (after you compared the fingerprints); "
+                           "a pinned host that offers another key is refused")
+    scan.set_defaults(func=cmd_hostkeys)
 
     pre = sub.add_parser("preflight", help="probe hosts and check them against their expectations; changes nothing")
     pre.add_argument("-i", "--inventory", required=True)

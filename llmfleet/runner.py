@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from llmfleet import paths
+from llmfleet import hostkeys, paths
+from llmfleet.lab import load_inventory
 from llmfleet.errors import LlmfleetError
 
 COUNTERS = ("ok", "changed", "failures", "unreachable", "skipped", "rescued", "ignored")
@@ -161,6 +162,8 @@ def run_playbook(
         "LLMFLEET_ROOT": str(paths.ROOT),
         "LLMFLEET_RUN_DIR": str(run_dir),
     }
+    # a site's hosts are reached only with their pinned keys (refused here when one is not pinned); a lab keeps its own
+    envvars.update(hostkeys.ssh_env(inventory, load_inventory(inventory)))
     if "ANSIBLE_FORKS" not in os.environ:
         envvars["ANSIBLE_FORKS"] = str(forks_for(_host_count(inventory)))
     progress = Progress(console)

@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import nccl_transport
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import serving_groups as sg
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import ServingPlanError, plan_instances
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import resolve_models
 
 
 def model_server_instances(snapshot, specs, models, host=None, islands=None, placement=None, engines=None,
@@ -29,6 +30,14 @@ def model_server_instances(snapshot, specs, models, host=None, islands=None, pla
                               port_base=int(port_base), listen=listen, unit_prefix=unit_prefix,
                               reserved_cpus=reserved_cpus or "", rdma_gid_index=rdma_gid_index,
                               numa_binding=numa_binding, cpu_engines_take_gpus=bool(cpu_engines_take_gpus))
+    except ServingPlanError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def model_server_models_resolved(models, root="/var/lib/llmfleet/models"):
+    """model_server_models with versioned entries placed where model sync puts them (serving_plan.resolve_models)."""
+    try:
+        return resolve_models(list(models or []), root)
     except ServingPlanError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -190,6 +199,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "model_server_instances": model_server_instances,
+            "model_server_models_resolved": model_server_models_resolved,
             "model_server_groups": model_server_groups,
             "model_server_address": model_server_address,
             "model_group_check_entry": model_group_check_entry,

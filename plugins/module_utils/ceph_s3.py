@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on targets
     quote = urlsplit = None
 
 __all__ = ["S3Error", "S3Client", "sign_v4", "parse_manifest", "format_manifest", "sync_model", "publish_model",
-           "ensure_bucket", "read_only_policy", "MANIFEST", "READY"]
+           "ensure_bucket", "read_only_policy", "free_bytes", "MANIFEST", "READY"]
 
 MANIFEST = "MANIFEST.sha256"
 READY = ".ready"
@@ -225,8 +225,21 @@ def _download(client, bucket, key, dest, size, part_size, pool):
         os.close(fd)
 
 
-def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 20, check_mode=False, force=False):
-    """Pull ``<name>/<version>/`` to ``<root>/<name>/<version>``, verified. Returns a result dict."""
+def free_bytes(path):
+    """Bytes an unprivileged writer may still use on the filesystem of ``path`` (its nearest existing ancestor)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 20, check_mode=False, force=False,
+               reserve=0):
+    """Pull ``<name>/<version>/`` to ``<root>/<name>/<version>``, verified. Returns a result dict.
+
+    Before any byte is written the sizes of every file are asked (HEAD) and the filesystem of ``root`` must hold
+    them plus ``reserve`` bytes; a version already in place is neither asked nor counted."""
     for label, value in (("name", name), ("version", version)):
         if not value or "/" in value or value in (".", "..") or value.startswith("."):
             raise S3Error("model %s %r is not a plain path component" % (label, value))
@@ -254,6 +267,13 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
             result["ready"] = True
             return result
     result["changed"] = True
+    sizes = dict((rel, int(client.head_object(bucket, prefix + rel).get("content-length", 0))) for _d, rel in entries)
+    result["bytes_needed"] = sum(sizes.values())
+    result["bytes_free"] = free_bytes(os.path.join(root, name))
+    if result["bytes_needed"] + reserve > result["bytes_free"]:
+        raise S3Error("model %s version %s needs %d bytes (+%d reserved) under %s, %d are free there: free space or "
+                      "set model_sync_root to a larger filesystem (nothing was downloaded)"
+                      % (name, version, result["bytes_needed"], reserve, root, result["bytes_free"]))
     if check_mode:
         return result
     parent = os.path.join(root, name)
@@ -268,7 +288,7 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
             for digest, rel in entries:
                 target = os.path.join(stage, rel)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                size = int(client.head_object(bucket, prefix + rel).get("content-length", 0))
+                size = sizes[rel]
                 _download(client, bucket, prefix + rel, target, size, int(part_size), pool)
                 total += size
         elapsed = time.monotonic() - t0

@@ -51,7 +51,7 @@ except ImportError:  # unit tests without the collection on sys.path: load sibli
     PlacementError, host_cpus, plan_placement, systemd_numa_settings = (
         _placement.PlacementError, _placement.host_cpus, _placement.plan_placement, _placement.systemd_numa_settings)
 
-__all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups"]
+__all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups", "resolve_models"]
 
 ENGINES = ("vllm", "sglang", "llama_cpp")
 #: ports llmfleet's own daemons hold on every host (defaults of the roles): a model server may not take them
@@ -191,6 +191,37 @@ def allocate_gpu_groups(snapshot, specs, islands=None, host_name="unknown host")
         if count == "fill" and made == 0:
             raise ServingPlanError("%s: model_server_instances[%s] (count: fill) found no free group of %d GPU(s)"
                                    % (host_name, sname, tp))
+    return out
+
+
+def _plain_component(value):
+    return bool(value) and "/" not in value and value not in (".", "..") and not value.startswith(".")
+
+
+def resolve_models(models, root="/var/lib/llmfleet/models"):
+    """``model_server_models`` with the weights of each versioned entry where model sync puts them.
+
+    An entry with ``version`` names weights pulled from the model store (roles/model_sync): its ``path`` defaults to
+    ``<root>/<name>/<version>``, its ``manifest`` to the store's ``MANIFEST.sha256`` there, and it gains
+    ``ready_marker`` (``<path>/.ready``, written by model sync only after every sha256 matched): the model_server
+    role starts no instance on a version without it. Such an entry cannot also have ``src`` (a controller copy).
+    Entries without ``version`` are returned unchanged."""
+    out = []
+    for i, m in enumerate(models or []):
+        if not isinstance(m, dict) or m.get("version") in (None, ""):
+            out.append(m)
+            continue
+        label = "model_server_models[%d] (%s)" % (i, m.get("name"))
+        version = str(m["version"])
+        if not _plain_component(str(m.get("name") or "")) or not _plain_component(version):
+            raise ServingPlanError("%s: name and version of a synced model must be plain path components, got %r/%r"
+                                   % (label, m.get("name"), m["version"]))
+        if m.get("src"):
+            raise ServingPlanError("%s: version %s comes from the model store (llmfleet model push, then model sync); "
+                                   "src copies a controller directory instead - set one or the other" % (label, version))
+        path = str(m.get("path") or "%s/%s/%s" % (str(root).rstrip("/"), m["name"], version)).rstrip("/")
+        out.append(dict(m, version=version, path=path, manifest=m.get("manifest") or path + "/MANIFEST.sha256",
+                        ready_marker=path + "/.ready"))
     return out
 
 

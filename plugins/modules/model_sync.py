@@ -66,6 +66,13 @@ options:
     description: SigV4 region.
     type: str
     default: default
+  reserve_mb:
+    description:
+      - Space (MiB) that must stay free on the filesystem of O(root) after the pull. The sizes of every file are
+        asked before any byte is written; a version that does not fit fails naming the host, path, bytes needed
+        and bytes free.
+    type: int
+    default: 1024
 attributes:
   check_mode:
     description: Reads the manifest and reports whether a download would happen.
@@ -111,11 +118,21 @@ manifest_sha256:
   description: sha256 of the manifest.
   returned: always
   type: str
+bytes_needed:
+  description: Bytes of the version to pull (absent when it was already in place).
+  returned: when a pull was needed
+  type: int
+bytes_free:
+  description: Bytes free on the filesystem of O(root) before the pull.
+  returned: when a pull was needed
+  type: int
 ready:
   description: The version is in place and verified.
   returned: always
   type: bool
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import S3Client, S3Error, sync_model
@@ -135,6 +152,7 @@ def main():
             part_size_mb=dict(type="int", default=32),
             force=dict(type="bool", default=False),
             region=dict(type="str", default="default"),
+            reserve_mb=dict(type="int", default=1024),
         ),
         supports_check_mode=True,
     )
@@ -142,9 +160,10 @@ def main():
     try:
         client = S3Client(p["endpoint"], p["access_key"], p["secret_key"], p["region"], timeout=120)
         res = sync_model(client, p["bucket"], p["name"], p["version"], p["root"], parallel=p["parallel"],
-                         part_size=p["part_size_mb"] << 20, check_mode=module.check_mode, force=p["force"])
+                         part_size=p["part_size_mb"] << 20, check_mode=module.check_mode, force=p["force"],
+                         reserve=p["reserve_mb"] << 20)
     except (S3Error, OSError) as exc:
-        module.fail_json(msg="model_sync %s/%s: %s" % (p["name"], p["version"], exc))
+        module.fail_json(msg="model_sync on %s: %s/%s: %s" % (os.uname()[1], p["name"], p["version"], exc))
     module.exit_json(**res)
 
 

@@ -101,3 +101,17 @@ def test_read_only_policy():
     stmt = pol["Statement"][0]
     assert stmt["Principal"]["AWS"] == ["arn:aws:iam:::user/model-reader"]
     assert set(stmt["Action"]) == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
+
+
+def test_sync_refuses_a_version_that_does_not_fit_before_writing(tmp_path, monkeypatch):
+    client = FakeClient(_publish(FILES))
+    monkeypatch.setattr(s3, "free_bytes", lambda path: 1 << 20)
+    with pytest.raises(s3.S3Error) as exc:
+        s3.sync_model(client, "models", "m", "v1", str(tmp_path), reserve=4096)
+    msg = str(exc.value)
+    assert "needs %d bytes (+4096 reserved) under %s, %d are free" % (sum(map(len, FILES.values())), tmp_path, 1 << 20) in msg
+    assert client.gets == 0 and not (tmp_path / "m").exists()
+
+
+def test_free_bytes_walks_up_to_an_existing_directory(tmp_path):
+    assert s3.free_bytes(str(tmp_path / "no" / "such" / "dir")) == s3.free_bytes(str(tmp_path)) > 0

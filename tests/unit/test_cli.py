@@ -147,7 +147,7 @@ def test_run_directory_and_its_records_are_private(tmp_path, monkeypatch):
     fake.run = lambda **kw: FakeRun()
     monkeypatch.setitem(sys.modules, "ansible_runner", fake)
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  hosts:\n    h1: {}\n")
+    inventory.write_text("all:\n  vars: {llmfleet_lab: true}\n  hosts:\n    h1: {}\n")
     old = os.umask(0o022)
     try:
         summary = runner.run_playbook(inventory, playbook="site.yml", run_root=tmp_path / "runs")

@@ -290,3 +290,26 @@ def test_bad_instance_input_is_refused_at_plan_time(spec, needle):
 def test_a_cpu_engine_may_run_without_gpus():
     out = plan(H200, [{"name": "m", "engine": "llama_cpp", "model": "tiny", "gpus": False, "port_base": 9101}])
     assert [i["port"] for i in out if i["name"].startswith("m-")] == [9101]
+
+
+def test_synced_models_are_served_from_the_sync_root_once_ready():
+    models = [{"name": "tiny", "path": "/srv/models/tiny", "src": "/cache/tiny"},
+              {"name": "ds", "version": "v2", "file": "ds.gguf"},
+              {"name": "qw", "version": 3, "path": "/nvme/qw/"}]
+    out = sp.resolve_models(models, "/var/lib/llmfleet/models/")
+    assert out[0] == models[0]
+    assert out[1] == {"name": "ds", "version": "v2", "file": "ds.gguf", "path": "/var/lib/llmfleet/models/ds/v2",
+                      "manifest": "/var/lib/llmfleet/models/ds/v2/MANIFEST.sha256",
+                      "ready_marker": "/var/lib/llmfleet/models/ds/v2/.ready"}
+    assert out[2]["path"] == "/nvme/qw" and out[2]["ready_marker"] == "/nvme/qw/.ready" and out[2]["version"] == "3"
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ({"name": "ds", "version": "v2", "src": "/cache/ds"}, "version v2 comes from the model store"),
+    ({"name": "ds", "version": "../v2"}, "must be plain path components"),
+    ({"name": ".ds", "version": "v2"}, "must be plain path components"),
+], ids=["src-and-version", "version-escapes", "hidden-name"])
+def test_synced_model_entries_are_refused_naming_the_entry(entry, needle):
+    with pytest.raises(sp.ServingPlanError) as exc:
+        sp.resolve_models([{"name": "ok", "path": "/m"}, entry])
+    assert str(exc.value).startswith("model_server_models[1] (%s): " % entry["name"]) and needle in str(exc.value)

@@ -1,0 +1,61 @@
+"""The model_server role serves a synced model version only once model sync marked it ready.
+
+Runs the role's own gate (roles/model_server/tasks/weights_ready.yml, with the role's vars/main.yml) through
+ansible-playbook against localhost: a versioned model without ``.ready`` fails naming host, marker and the command
+that publishes it; with the marker, or in check mode, it passes; versions this host does not serve are not asked.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PLAY = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The role's gate
+      ansible.builtin.include_role:
+        name: llmfleet.baremetal.model_server
+        tasks_from: weights_ready.yml
+"""
+
+
+def run(tmp_path, models, plan, *extra):
+    (tmp_path / "play.yml").write_text(PLAY)
+    resolved = [dict(m, path=str(tmp_path / m["name"] / m["version"]),
+                     ready_marker=str(tmp_path / m["name"] / m["version"] / ".ready")) for m in models]
+    evars = {"__model_server_models": resolved,
+             "__model_server_plan": [{"name": "i%d" % i, "model_path": str(tmp_path / p)} for i, p in enumerate(plan)]}
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
+                           str(tmp_path / "play.yml"), "-e", json.dumps(evars)] + list(extra),
+                          capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120)
+
+
+MODELS = [{"name": "ds", "version": "v2"}, {"name": "qw", "version": "v1"}]
+
+
+def test_a_served_version_without_its_ready_marker_is_refused(tmp_path):
+    proc = run(tmp_path, MODELS, ["ds/v2"])
+    assert proc.returncode != 0
+    assert "localhost: no model server starts on %s: the version has no .ready marker" % (tmp_path / "ds/v2/.ready") \
+        in proc.stdout.replace("\n", " ").replace("  ", " "), proc.stdout[-2000:]
+    assert "llmfleet model push -i INVENTORY NAME DIR --version VERSION" in proc.stdout
+    assert "qw/v1" not in proc.stdout  # not served here, not asked
+
+
+def test_a_ready_version_is_served_and_check_mode_does_not_refuse(tmp_path):
+    (tmp_path / "ds" / "v2").mkdir(parents=True)
+    (tmp_path / "ds" / "v2" / ".ready").write_text("{}\n")
+    assert run(tmp_path, MODELS, ["ds/v2"]).returncode == 0
+    proc = run(tmp_path, MODELS, ["ds/v2", "qw/v1"], "--check")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "skipping: [localhost]" in proc.stdout
