@@ -18,6 +18,7 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils import nccl_tra
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import serving_groups as sg
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import ServingPlanError, plan_instances
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.serving_plan import resolve_models
+from ansible_collections.llmfleet.baremetal.plugins.module_utils import systemd_sandbox
 
 
 def model_server_instances(snapshot, specs, models, host=None, islands=None, placement=None, engines=None,
@@ -40,6 +41,22 @@ def model_server_models_resolved(models, root="/var/lib/llmfleet/models"):
         return resolve_models(list(models or []), root)
     except ServingPlanError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def systemd_sandbox_directives(profile, device_allow=None, writable_paths=None):
+    """[[key, value]] of a sandbox profile (module_utils/systemd_sandbox.directives)."""
+    try:
+        pairs = systemd_sandbox.directives(profile, device_allow=device_allow or [], writable_paths=writable_paths or [])
+        return [list(kv) for kv in pairs]
+    except systemd_sandbox.SandboxError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def model_server_device_allow(gpus, snapshot, rdma=False):
+    """DeviceAllow= values of a model server on GPU indices ``gpus`` (minor numbers from the pre-flight snapshot)."""
+    minors = dict((g.get("index"), g.get("minor_number")) for g in (snapshot or {}).get("gpus") or []
+                  if isinstance(g, Mapping) and g.get("index") is not None)
+    return systemd_sandbox.gpu_devices(gpus or [], minors, rdma=bool(rdma))
 
 
 def _addresses(hvars):
@@ -200,6 +217,8 @@ class FilterModule(object):
         return {
             "model_server_instances": model_server_instances,
             "model_server_models_resolved": model_server_models_resolved,
+            "model_server_device_allow": model_server_device_allow,
+            "systemd_sandbox": systemd_sandbox_directives,
             "model_server_groups": model_server_groups,
             "model_server_address": model_server_address,
             "model_group_check_entry": model_group_check_entry,

@@ -412,6 +412,9 @@ def _probe_gpu(call, nvml, index, handle, sysfs_root="/sys"):
     gpu["name"] = _text(c("nvmlDeviceGetName", handle))
     gpu["uuid"] = _text(c("nvmlDeviceGetUUID", handle))
     gpu["serial"] = _text(c("nvmlDeviceGetSerial", handle))
+    # /dev/nvidia<minor> (not always the index): what a model server's DeviceAllow= names
+    minor = c("nvmlDeviceGetMinorNumber", handle)
+    gpu["minor_number"] = int(minor) if _ok(minor) else None
 
     pci = c("nvmlDeviceGetPciInfo", handle)
     if _ok(pci):

@@ -40,6 +40,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.secret_names import secret_env_names
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
 
 __all__ = ["GroupPlanError", "GROUP_ENGINES", "host_shape", "plan_groups", "serving_address", "check_limit",
@@ -150,6 +151,11 @@ def _norm(spec, n, models, engines):
         "extra_args": [str(a) for a in spec.get("extra_args") or []],
         "env": dict((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
     }
+    secret = secret_env_names(out["env"])
+    if secret:
+        raise GroupPlanError("model_server_groups[%s].env.%s looks like a secret: env is written into the unit files and "
+                             "/etc/llmfleet/model-servers.json; put it in model_server_secret_env (a 0600 file the "
+                             "units read)" % (name, ", ".join(secret)))
     for key in ("tensor_parallel_size", "pipeline_parallel_size", "rendezvous_port"):
         if out[key] is not None:
             _int(name, key, out[key])

@@ -33,6 +33,7 @@ try:
         format_cpulist, parse_cpulist)
     from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
         PlacementError, host_cpus, plan_placement, systemd_numa_settings)
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.secret_names import secret_env_names
 except ImportError:  # unit tests without the collection on sys.path: load siblings by path
     import importlib.util
     import os
@@ -50,6 +51,7 @@ except ImportError:  # unit tests without the collection on sys.path: load sibli
     _placement = _sibling("placement")
     PlacementError, host_cpus, plan_placement, systemd_numa_settings = (
         _placement.PlacementError, _placement.host_cpus, _placement.plan_placement, _placement.systemd_numa_settings)
+    secret_env_names = _sibling("secret_names").secret_env_names
 
 __all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups", "resolve_models"]
 
@@ -242,6 +244,16 @@ def _norm_models(models, name):
     return out
 
 
+def _plain_env(env, label, name):
+    """A spec's env as strings; a variable named like a secret is refused (it would land in the unit file)."""
+    secret = secret_env_names(env)
+    if secret:
+        raise ServingPlanError("%s: %s.%s looks like a secret: env is written into the unit file and "
+                               "/etc/llmfleet/model-servers.json; put it in model_server_secret_env (a 0600 file "
+                               "the unit reads)" % (name, label, ", ".join(secret)))
+    return dict((str(k), str(v)) for k, v in (env or {}).items())
+
+
 def _norm_spec(spec, n, name, engines, models, defaults):
     if not isinstance(spec, dict):
         raise ServingPlanError("%s: model_server_instances[%d] must be a dict, got %r" % (name, n, spec))
@@ -278,7 +290,7 @@ def _norm_spec(spec, n, name, engines, models, defaults):
         "port_base": _int(spec.get("port_base", defaults["port_base"]),
                           "model_server_instances[%s].port_base" % sname, name, 1),
         "extra_args": [str(a) for a in spec.get("extra_args") or []],
-        "env": dict((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
+        "env": _plain_env(spec.get("env"), "model_server_instances[%s].env" % sname, name),
         "threads": spec.get("threads"),
         "enabled": bool(spec.get("enabled", True)),
     }

@@ -222,6 +222,9 @@ class FakeNVML(object):
     def nvmlDeviceGetUUID(self, h):
         return self._check("nvmlDeviceGetUUID", h)["uuid"]
 
+    def nvmlDeviceGetMinorNumber(self, h):
+        return self._check("nvmlDeviceGetMinorNumber", h).get("minor_number", h.index)
+
     def nvmlDeviceGetSerial(self, h):
         return self._check("nvmlDeviceGetSerial", h)["serial"]
 

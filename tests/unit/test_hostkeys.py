@@ -42,7 +42,7 @@ def test_keyscan_output_and_patterns():
 
 
 def test_pin_adds_new_keys_and_refuses_a_changed_one(keypair):
-    (t0, k0), _ = keypair[0]
+    (t0, k0), _fp0 = keypair[0]
     (_t1, k1), fp1 = keypair[1]
     text = hostkeys.merge("", {"10.0.0.1": [(t0, k0)]}, {"10.0.0.1": "gpu1"})
     assert text == "10.0.0.1,gpu1 ssh-ed25519 %s\n" % k0
@@ -55,8 +55,8 @@ def test_pin_adds_new_keys_and_refuses_a_changed_one(keypair):
 
 
 def test_scan_pins_what_the_hosts_offer_and_reports_changes(tmp_path, keypair, monkeypatch):
-    (t0, k0), _ = keypair[0]
-    (_t1, k1), _ = keypair[1]
+    (t0, k0), _fp0 = keypair[0]
+    (_t1, k1), _fp1 = keypair[1]
     inv = tmp_path / "hosts.yml"
     inv.write_text("all: {}\n")
     offered = {"10.0.0.1": [(t0, k0)], "10.0.0.2": [(t0, k1)], "10.0.0.3": []}
@@ -77,7 +77,7 @@ def test_scan_pins_what_the_hosts_offer_and_reports_changes(tmp_path, keypair, m
 
 
 def test_deploy_env_refuses_unpinned_site_hosts_and_leaves_labs_alone(tmp_path, keypair):
-    (t0, k0), _ = keypair[0]
+    (t0, k0), _fp0 = keypair[0]
     inv = tmp_path / "site"
     inv.mkdir()
     hv = {"gpu1": {"ansible_host": "10.0.0.1"}, "gpu2": {"ansible_host": "10.0.0.2"}}

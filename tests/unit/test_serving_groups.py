@@ -302,3 +302,10 @@ def test_the_example_inventory_plans_two_bf16_replicas_on_its_four_h200_nodes():
                                                                   ("dsv3-1", ["gpu-a03", "gpu-a04"])]
     assert all((g["tensor_parallel_size"], g["pipeline_parallel_size"], g["fabric"]) == (8, 2, "rdma")
                for g in out["groups"])
+
+
+def test_a_secret_in_a_group_env_is_refused():
+    with pytest.raises(sg.GroupPlanError) as err:
+        plan([spec(env={"HF_TOKEN": "hf_secret", "NCCL_DEBUG": "WARN"})], fleet(2))
+    assert "model_server_groups[dsv3].env.HF_TOKEN looks like a secret" in str(err.value)
+    assert "hf_secret" not in str(err.value)

@@ -313,3 +313,14 @@ def test_synced_model_entries_are_refused_naming_the_entry(entry, needle):
     with pytest.raises(sp.ServingPlanError) as exc:
         sp.resolve_models([{"name": "ok", "path": "/m"}, entry])
     assert str(exc.value).startswith("model_server_models[1] (%s): " % entry["name"]) and needle in str(exc.value)
+
+
+def test_a_secret_in_env_is_refused_naming_spec_and_variable():
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils import secret_names
+    assert secret_names.secret_env_names({"HF_TOKEN": "x", "NCCL_DEBUG": "INFO", "OPENAI_API_KEY": "y",
+                                          "VLLM_WORKER_MULTIPROC_METHOD": "spawn"}) == ["HF_TOKEN", "OPENAI_API_KEY"]
+    with pytest.raises(sp.ServingPlanError) as exc:
+        sp._plain_env({"HF_TOKEN": "hf_abc", "A": 1}, "model_server_instances[ds].env", "gpu1")
+    assert str(exc.value).startswith("gpu1: model_server_instances[ds].env.HF_TOKEN looks like a secret")
+    assert "model_server_secret_env" in str(exc.value) and "hf_abc" not in str(exc.value)
+    assert sp._plain_env({"A": 1}, "x", "h") == {"A": "1"}

@@ -47,9 +47,11 @@ def console_fingerprint(host):
 
 
 def ping(inv):
-    """An ad-hoc ping with the settings `llmfleet deploy` gives a site (its known_hosts, strict checking)."""
+    """An ad-hoc ping with the settings `llmfleet deploy` gives a site (its known_hosts, strict checking), over new
+    connections (its own ControlPath directory: a master connection of an earlier run would skip the key check)."""
     e = dict(env(), **hostkeys.ssh_env(inv, {h: {"ansible_host": a} for h, a in HOSTS.items()}))
     e["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    e["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(inv / "cp")
     return subprocess.run([str(ROOT / ".venv" / "bin" / "ansible"), "all", "-i", str(inv), "-m", "ansible.builtin.ping",
                            "-o"], capture_output=True, text=True, env=e, cwd=ROOT, timeout=180, check=False)
 
