@@ -19,6 +19,7 @@ from ansible_collections.llmfleet.baremetal.plugins.module_utils.gpu_stack impor
     verify_driver,
     violation_table,
 )
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.openpgp import fingerprints_or_none, normalize
 from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.filter_errors import named_filters
 
 _FILTERS = {
@@ -31,6 +32,8 @@ _FILTERS = {
     "gpu_stack_dkms_missing": dkms_missing,
     "gpu_stack_deb_upstream": deb_upstream_version,
     "gpu_stack_violation_table": violation_table,
+    "openpgp_fingerprints": fingerprints_or_none,
+    "openpgp_normalize": normalize,
 }
 
 

@@ -293,6 +293,7 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
                 total += size
         elapsed = time.monotonic() - t0
         bad = [rel for digest, rel in entries if _sha256_file(os.path.join(stage, rel)) != digest]
+        verify_elapsed = time.monotonic() - t0 - elapsed
         if bad:
             raise S3Error("model %s version %s: sha256 mismatch for %s (download discarded, nothing was put in place)"
                           % (name, version, ", ".join(bad)))
@@ -320,7 +321,9 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
         shutil.rmtree(stage, ignore_errors=True)
         raise
     result.update(bytes=total, seconds=round(elapsed, 3), ready=True,
-                  mb_per_s=round(total / 1e6 / elapsed, 1) if elapsed > 0 else None)
+                  mb_per_s=round(total / 1e6 / elapsed, 1) if elapsed > 0 else None,
+                  verify_seconds=round(verify_elapsed, 3),
+                  verify_mb_per_s=round(total / 1e6 / verify_elapsed, 1) if verify_elapsed > 0 else None)
     return result
 
 

@@ -207,10 +207,12 @@ def resolve_models(models, root="/var/lib/llmfleet/models"):
     ``<root>/<name>/<version>``, its ``manifest`` to the store's ``MANIFEST.sha256`` there, and it gains
     ``ready_marker`` (``<path>/.ready``, written by model sync only after every sha256 matched): the model_server
     role starts no instance on a version without it. Such an entry cannot also have ``src`` (a controller copy).
-    Entries without ``version`` are returned unchanged."""
+    Entries without ``version`` are returned as they are, with the default ``manifest`` (``<path>/SHA256SUMS``)."""
     out = []
     for i, m in enumerate(models or []):
         if not isinstance(m, dict) or m.get("version") in (None, ""):
+            if isinstance(m, dict) and m.get("path") and not m.get("manifest"):
+                m = dict(m, manifest=str(m["path"]).rstrip("/") + "/SHA256SUMS")
             out.append(m)
             continue
         label = "model_server_models[%d] (%s)" % (i, m.get("name"))

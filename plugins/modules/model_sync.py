@@ -114,6 +114,14 @@ mb_per_s:
   description: Download throughput (MB/s, 10^6 bytes), null when nothing was downloaded.
   returned: always
   type: float
+verify_seconds:
+  description: Time spent verifying every file's sha256 after the download.
+  returned: when a pull was needed
+  type: float
+verify_mb_per_s:
+  description: Verification throughput (MB/s, 10^6 bytes).
+  returned: when a pull was needed
+  type: float
 manifest_sha256:
   description: sha256 of the manifest.
   returned: always

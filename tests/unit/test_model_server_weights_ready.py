@@ -1,8 +1,10 @@
-"""The model_server role serves a synced model version only once model sync marked it ready.
+"""The model_server role serves only weights it can verify: a synced version once model sync marked it ready, any
+model once its manifest is where model_server_models says (issue 21 item 8: a missing manifest was found only when
+systemd failed the unit).
 
 Runs the role's own gate (roles/model_server/tasks/weights_ready.yml, with the role's vars/main.yml) through
-ansible-playbook against localhost: a versioned model without ``.ready`` fails naming host, marker and the command
-that publishes it; with the marker, or in check mode, it passes; versions this host does not serve are not asked.
+ansible-playbook against localhost: missing markers and manifests fail naming host, paths and the command that
+publishes a version; with them, or in check mode, it passes; models this host does not serve are not asked.
 """
 
 import json
@@ -27,8 +29,12 @@ PLAY = """
 
 def run(tmp_path, models, plan, *extra):
     (tmp_path / "play.yml").write_text(PLAY)
-    resolved = [dict(m, path=str(tmp_path / m["name"] / m["version"]),
-                     ready_marker=str(tmp_path / m["name"] / m["version"] / ".ready")) for m in models]
+    resolved = []
+    for m in models:
+        path = tmp_path / m["name"] / m.get("version", "")
+        resolved.append(dict(m, path=str(path).rstrip("/"), manifest=str(path / "MANIFEST.sha256")))
+        if m.get("version"):
+            resolved[-1]["ready_marker"] = str(path / ".ready")
     evars = {"__model_server_models": resolved,
              "__model_server_plan": [{"name": "i%d" % i, "model_path": str(tmp_path / p)} for i, p in enumerate(plan)]}
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
@@ -38,21 +44,23 @@ def run(tmp_path, models, plan, *extra):
                           capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120, check=False)
 
 
-MODELS = [{"name": "ds", "version": "v2"}, {"name": "qw", "version": "v1"}]
+MODELS = [{"name": "ds", "version": "v2"}, {"name": "qw", "version": "v1"}, {"name": "local"}]
 
 
 def test_a_served_version_without_its_ready_marker_is_refused(tmp_path):
-    proc = run(tmp_path, MODELS, ["ds/v2"])
+    proc = run(tmp_path, MODELS, ["ds/v2", "local"])
+    out = " ".join(proc.stdout.split())
     assert proc.returncode != 0
-    assert "localhost: no model server starts on %s: the version has no .ready marker" % (tmp_path / "ds/v2/.ready") \
-        in proc.stdout.replace("\n", " ").replace("  ", " "), proc.stdout[-2000:]
-    assert "llmfleet model push -i INVENTORY NAME DIR --version VERSION" in proc.stdout
+    assert "localhost: no model server starts on weights it cannot verify - missing: %s, %s, %s." % (
+        tmp_path / "ds/v2/MANIFEST.sha256", tmp_path / "local/MANIFEST.sha256", tmp_path / "ds/v2/.ready") in out, out[-2000:]
+    assert "llmfleet model push -i INVENTORY NAME DIR --version VERSION" in out
     assert "qw/v1" not in proc.stdout  # not served here, not asked
 
 
 def test_a_ready_version_is_served_and_check_mode_does_not_refuse(tmp_path):
     (tmp_path / "ds" / "v2").mkdir(parents=True)
     (tmp_path / "ds" / "v2" / ".ready").write_text("{}\n")
+    (tmp_path / "ds" / "v2" / "MANIFEST.sha256").write_text("")
     assert run(tmp_path, MODELS, ["ds/v2"]).returncode == 0
     proc = run(tmp_path, MODELS, ["ds/v2", "qw/v1"], "--check")
     assert proc.returncode == 0, proc.stdout[-2000:]

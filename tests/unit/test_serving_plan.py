@@ -297,7 +297,7 @@ def test_synced_models_are_served_from_the_sync_root_once_ready():
               {"name": "ds", "version": "v2", "file": "ds.gguf"},
               {"name": "qw", "version": 3, "path": "/nvme/qw/"}]
     out = sp.resolve_models(models, "/var/lib/llmfleet/models/")
-    assert out[0] == models[0]
+    assert out[0] == dict(models[0], manifest="/srv/models/tiny/SHA256SUMS")
     assert out[1] == {"name": "ds", "version": "v2", "file": "ds.gguf", "path": "/var/lib/llmfleet/models/ds/v2",
                       "manifest": "/var/lib/llmfleet/models/ds/v2/MANIFEST.sha256",
                       "ready_marker": "/var/lib/llmfleet/models/ds/v2/.ready"}

@@ -82,3 +82,20 @@ def test_check_mode_diff_on_a_fresh_host_changes_nothing(host):
     for path in UNTOUCHED:
         assert not host.file(path).exists, path
     assert host.check_output("apt-mark showhold") == ""
+
+
+def test_a_repository_key_that_is_not_pinned_is_refused(host):
+    """Issue 21 item 7: the repository serves a key whose fingerprint is not pinned (a swapped key): the role fails
+    naming both fingerprints before apt trusts anything; no keyring, source or package lands on the host."""
+    before = host.check_output("dpkg-query -W -f '${Package} ${Version} ${Status}\\n' | sort | md5sum")
+    extra = {"preflight_gpu_replay_file": f"{FIX}/h200x2/snapshot.json", "nvidia_driver_version": "580.95.05",
+             "nvidia_driver_repo_key_fingerprints": ["EB69 3B30 35CD 5710 E231  E123 A4B4 6996 3BF8 63CC"]}
+    res = run_plan(extra)
+    out = " ".join((res.stdout + res.stderr).split())
+    print(out[-3000:])
+    assert res.returncode != 0
+    assert "gs-neg: the repository key from http://172.31.247.1:8747/key.asc has fingerprint(s)" in out
+    assert "none of them pinned in nvidia_driver_repo_key_fingerprints (EB693B3035CD5710E231E123A4B469963BF863CC)" in out
+    assert host.check_output("dpkg-query -W -f '${Package} ${Version} ${Status}\\n' | sort | md5sum") == before
+    for path in UNTOUCHED:
+        assert not host.file(path).exists, path
