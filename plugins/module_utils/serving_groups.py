@@ -150,6 +150,7 @@ def _norm(spec, n, models, engines):
                                             spec.get("gpu_memory_utilization", 0.90), 0.05, 1.0),
         "extra_args": [str(a) for a in spec.get("extra_args") or []],
         "env": dict((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
+        "memory_max": _memory(name, spec.get("memory_max")),
     }
     secret = secret_env_names(out["env"])
     if secret:
@@ -296,6 +297,15 @@ def _argv(spec, eng, tp, pp, rank, members, hosts, leader_addr, rdv_port):
     return argv
 
 
+def _memory(name, value):
+    """A memory_max as systemd writes sizes (bytes, or K/M/G/T suffixed), or None."""
+    if value in (None, ""):
+        return None
+    if not re.match(r"^[0-9]+[KMGT]?$", str(value)):
+        raise GroupPlanError("model_server_groups[%s].memory_max=%r is not a size like 48G or 640M" % (name, value))
+    return str(value)
+
+
 def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
     """The fields the model_server role's units, readiness wait, state file and monitoring read of a per-host
     instance (serving_plan), for one member of a group: a member deploys like an instance."""
@@ -321,6 +331,7 @@ def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):
         "binding": "none",
         "binding_source": "group %s takes the whole node" % gname,
         "systemd": {},
+        "memory_max": spec.get("memory_max"),
         "enabled": True,
         "members": list(members),
         "nodes": len(members),

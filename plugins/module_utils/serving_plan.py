@@ -246,6 +246,15 @@ def _norm_models(models, name):
     return out
 
 
+def _memory(value, label, name):
+    """A memory_max as systemd writes sizes (bytes, or K/M/G/T suffixed), or None (the role's share)."""
+    if value in (None, ""):
+        return None
+    if not re.match(r"^[0-9]+[KMGT]?$", str(value)):
+        raise ServingPlanError("%s: %s=%r is not a size like 48G or 640M" % (name, label, value))
+    return str(value)
+
+
 def _plain_env(env, label, name):
     """A spec's env as strings; a variable named like a secret is refused (it would land in the unit file)."""
     secret = secret_env_names(env)
@@ -294,6 +303,7 @@ def _norm_spec(spec, n, name, engines, models, defaults):
         "extra_args": [str(a) for a in spec.get("extra_args") or []],
         "env": _plain_env(spec.get("env"), "model_server_instances[%s].env" % sname, name),
         "threads": spec.get("threads"),
+        "memory_max": _memory(spec.get("memory_max"), "model_server_instances[%s].memory_max" % sname, name),
         "enabled": bool(spec.get("enabled", True)),
     }
 
@@ -478,6 +488,7 @@ def plan_instances(snapshot, specs, models, host=None, islands=None, placement=N
                 "binding": mode,
                 "binding_source": bind.get("source"),
                 "systemd": systemd,
+                "memory_max": spec["memory_max"],
                 "listen": listen,
                 "port": port,
                 "health_path": eng.get("health_path") or "/v1/models",

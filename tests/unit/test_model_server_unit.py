@@ -14,6 +14,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ansible.plugins.filter.core import FilterModule as CoreFilters  # noqa: E402
+from ansible.plugins.filter.mathstuff import FilterModule as MathFilters  # noqa: E402
 from ansible_collections.llmfleet.baremetal.plugins.filter import serving as serving_filters  # noqa: E402
 
 from test_serving_groups import fleet, plan, spec  # noqa: E402
@@ -28,6 +29,7 @@ VARS = {"ansible_managed": "Ansible managed", "model_server_start_limit_interval
         "__model_server_bytes": 700 * 2 ** 30, "__model_server_timeout": 4320,
         "__model_server_http_allow": ["10.30.0.5", "10.30.0.9"], "model_server_engine_auth": True,
         "__model_server_engine_key_host_dir": "/etc/llmfleet/engine-keys",
+        "__model_server_memory_share": 96 << 30,
         # an H100 x8 node whose device minors are not the CUDA order (NVML's minor number names /dev/nvidiaN)
         "ansible_facts": {"llmfleet_gpu": {"gpus": [{"index": i, "minor_number": 7 - i} for i in range(8)]}}}
 
@@ -36,6 +38,7 @@ def render(member):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROLE, "templates")), trim_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(CoreFilters().filters())
+    env.filters.update(MathFilters().filters())
     env.filters.update({"llmfleet.baremetal." + k: v for k, v in serving_filters.FilterModule().filters().items()})
     return env.get_template("model-server.service.j2").render(item=member, **VARS)
 
@@ -69,6 +72,9 @@ def test_deepseek_group_units_on_two_h100_nodes(engine):
         assert p["DevicePolicy"] == ["closed"] and p["CapabilityBoundingSet"] == [""]
         assert p["DeviceAllow"][:8] == ["/dev/nvidia%d rw" % (7 - g) for g in member["gpus"]]
         assert "/dev/nvidiactl rw" in p["DeviceAllow"] and "char-nvidia-frontend rw" not in p["DeviceAllow"]
+        # memory: the host's share (no memory_max in the spec); a runaway request restarts this unit only
+        assert p["MemoryMax"] == [str(96 << 30)] and p["MemoryHigh"] == [str(int((96 << 30) * 0.9))]
+        assert p["OOMPolicy"] == ["stop"]
         start = p["ExecStart"][0]
         # the network: every other rank (NCCL, Gloo, the rendezvous); the leader's HTTP also gateways + monitoring
         assert p["IPAddressDeny"] == ["any"]

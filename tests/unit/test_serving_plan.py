@@ -324,3 +324,10 @@ def test_a_secret_in_env_is_refused_naming_spec_and_variable():
     assert str(exc.value).startswith("gpu1: model_server_instances[ds].env.HF_TOKEN looks like a secret")
     assert "model_server_secret_env" in str(exc.value) and "hf_abc" not in str(exc.value)
     assert sp._plain_env({"A": 1}, "x", "h") == {"A": "1"}
+
+
+def test_memory_max_is_a_systemd_size_or_refused():
+    assert sp._memory("640M", "x.memory_max", "h") == "640M" and sp._memory(None, "x", "h") is None
+    with pytest.raises(sp.ServingPlanError) as exc:
+        sp._memory("lots", "model_server_instances[lab].memory_max", "gpu1")
+    assert str(exc.value) == "gpu1: model_server_instances[lab].memory_max='lots' is not a size like 48G or 640M"

@@ -7,6 +7,7 @@ Before the sandbox (2026-12 review): model server 6.9, nginx 9.6, node exporter 
 """
 
 import re
+import time
 
 import pytest
 
@@ -86,3 +87,60 @@ def test_engine_secrets_reach_the_engines_and_nowhere_else(host):
     leak = host.run("find /etc /var/lib /usr/local /opt/llmfleet /srv -xdev -type f -perm -o=r -size -4M "
                     "-exec grep -l -F %s {} + 2>/dev/null", TOKEN)
     assert leak.stdout.strip() == "", leak.stdout
+
+
+RUNAWAY = r'''
+import json, sys, urllib.request, urllib.error
+key = open("/etc/llmfleet/engine-keys/tiny.key").read().strip()
+body = json.dumps({"model": "tiny", "max_tokens": 1,
+                   "messages": [{"role": "user", "content": "x " * (64 << 20)}]}).encode()
+req = urllib.request.Request(sys.argv[1], data=body, headers={"Content-Type": "application/json",
+                                                              "Authorization": "Bearer " + key})
+try:
+    with urllib.request.urlopen(req, timeout=150) as r:
+        print("STATUS", r.status)
+except urllib.error.HTTPError as e:
+    print("STATUS", e.code)
+except Exception as e:
+    print("ERROR", type(e).__name__)
+'''
+
+
+def test_a_runaway_request_costs_one_instance_a_restart_and_nothing_else(host):
+    """Issue 21 item 9: a 128 MiB chat request sent straight to a model server (past the gateway's 413) grows it
+    until its own MemoryMax (256M in inventory.yml; OOMPolicy=stop): it is killed and restarted alone - the other
+    model server, the node exporter and the host keep running - and answers again."""
+    if host.backend.get_hostname() != "srv-gpu1":
+        pytest.skip("the GPU node runs the engines")
+    unit = "llmfleet-model-lab-0.service"
+
+    def show(u, *props):
+        out = host.run("systemctl show %s %s" % (u, " ".join("-p " + p for p in props))).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    before = show(unit, "MainPID", "NRestarts", "MemoryMax", "OOMPolicy")
+    assert before["MemoryMax"] == str(256 << 20) and before["OOMPolicy"] == "stop", before
+    others = {u: show(u, "MainPID")["MainPID"] for u in ("llmfleet-model-split-leader.service",
+                                                          "prometheus-node-exporter.service")}
+    url = "http://172.31.243.11:8101/v1/chat/completions"
+    res = host.run("python3 -c %s %s", RUNAWAY, url)
+    print("runaway request: %s" % res.stdout.strip())
+    deadline = time.monotonic() + 120
+    while True:
+        now = show(unit, "MainPID", "NRestarts", "ActiveState")
+        health = host.run("python3 -c %s", "import urllib.request;urllib.request.urlopen("
+                          "'http://172.31.243.11:8101/health',timeout=5)")
+        if now["ActiveState"] == "active" and health.rc == 0:
+            break
+        assert time.monotonic() < deadline, (now, health.stderr[-500:])
+        time.sleep(3)
+    killed = int(now["NRestarts"]) > int(before["NRestarts"])
+    oom = host.run("journalctl -u %s --since '-5min' --no-pager | grep -ci 'oom\\|memory'", unit).stdout.strip()
+    print("lab-0: restarts %s -> %s, pid %s -> %s, oom lines %s" % (before["NRestarts"], now["NRestarts"],
+                                                                    before["MainPID"], now["MainPID"], oom))
+    # killed at its own limit (and restarted), or the engine refused the request outright: never past MemoryMax
+    assert killed or res.stdout.startswith("STATUS 4"), res.stdout
+    for u, pid in others.items():
+        assert show(u, "MainPID")["MainPID"] == pid, "%s was touched" % u
+    # this test's restart must not count against the unit's start limit in the later tests (an operator does the same)
+    host.run("systemctl reset-failed %s", unit)
