@@ -291,3 +291,22 @@ def test_check_mode_diff_on_the_healthy_cluster_changes_nothing():
     changed = _recap_changed(proc.stdout)
     assert len(changed) == 4 and not any(changed), proc.stdout[-2000:]
     assert "HEALTH_OK" in proc.stdout
+
+
+def test_zz_ceph_conf_change_restarts_one_host_at_a_time(s1):
+    """Issue 21 item 6: a ceph.conf change on the healthy cluster restarts the daemons of one host at a time (noout),
+    the cluster HEALTH_OK with every PG active+clean before the next host; never every host at once. Last test:
+    the lab keeps the changed (harmless) setting."""
+    import re
+    extra = {"ceph_conf_overrides": {"global": {"mon_data_avail_warn": 4}, "mon": {"mon_osd_down_out_interval": 900}}}
+    proc = _ansible("ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / "ceph.yml"), "-e", json.dumps(extra))
+    out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    assert proc.returncode == 0, out[-3000:]
+    steps = re.findall(r"^TASK \[llmfleet\.baremetal\.ceph : (Restart the Ceph daemons of|Wait for the cluster to be "
+                       r"healthy again after) (ceph-s\d)", out, re.M)
+    assert steps == [(step, h) for h in ("ceph-s1", "ceph-s2", "ceph-s3") for step in
+                     ("Restart the Ceph daemons of", "Wait for the cluster to be healthy again after")], steps
+    print("\n".join(re.findall(r"rolling restart: .*", out)))
+    assert len(re.findall(r"rolling restart: ceph-s\d done, HEALTH_OK", out)) == 3
+    assert "mon_data_avail_warn = 4" in s1.file("/etc/ceph/ceph.conf").content_string
+    assert "noout" not in _ceph_json(s1, "osd", "dump")["flags"]
