@@ -7,28 +7,9 @@ ansible-playbook against localhost: missing markers and manifests fail naming ho
 publishes a version; with them, or in check mode, it passes; models this host does not serve are not asked.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-PLAY = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: The role's gate
-      ansible.builtin.include_role:
-        name: llmfleet.baremetal.model_server
-        tasks_from: weights_ready.yml
-"""
-
+from localhost_play import run_role
 
 def run(tmp_path, models, plan, *extra):
-    (tmp_path / "play.yml").write_text(PLAY)
     resolved = []
     for m in models:
         path = tmp_path / m["name"] / m.get("version", "")
@@ -37,11 +18,7 @@ def run(tmp_path, models, plan, *extra):
             resolved[-1]["ready_marker"] = str(path / ".ready")
     evars = {"__model_server_models": resolved,
              "__model_server_plan": [{"name": "i%d" % i, "model_path": str(tmp_path / p)} for i, p in enumerate(plan)]}
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
-                           str(tmp_path / "play.yml"), "-e", json.dumps(evars)] + list(extra),
-                          capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120, check=False)
+    return run_role(tmp_path, "model_server", evars, tasks_from="weights_ready.yml", flags=extra)
 
 
 MODELS = [{"name": "ds", "version": "v2"}, {"name": "qw", "version": "v1"}, {"name": "local"}]
