@@ -9,6 +9,7 @@ publishes a version; with them, or in check mode, it passes; models this host do
 
 from localhost_play import run_role
 
+
 def run(tmp_path, models, plan, *extra):
     resolved = []
     for m in models:

@@ -9,6 +9,8 @@ import yaml
 from localhost_play import run_role
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_dcgm_exporter_download_without_sha256_is_refused(tmp_path):
     proc = run_role(tmp_path, "monitoring", {"monitoring_dcgm_exporter_url": "https://mirror.example/dcgm-exporter"})
     out = " ".join(proc.stdout.split())

@@ -72,7 +72,7 @@ def test_engine_secrets_reach_the_engines_and_nowhere_else(host):
     if host.backend.get_hostname() != "srv-gpu1":
         pytest.skip("the GPU node runs the engines")
     f = host.file("/etc/llmfleet/model-server-secrets.env")
-    assert f.exists and f.user == "root" and f.mode == 0o600 and f.content_string == "HF_TOKEN=%s\n" % TOKEN
+    assert f.exists and f.user == "root" and f.mode == 0o600 and f.content_string == "HF_TOKEN=\"%s\"\n" % TOKEN
     units = host.run("ls /etc/systemd/system/llmfleet-model-*.service").stdout.split()
     for unit in units:
         text = host.file(unit).content_string
