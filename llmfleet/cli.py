@@ -118,6 +118,23 @@ def cmd_model_push(args, console: Console) -> int:
     return 0
 
 
+def cmd_burnin(args, console: Console) -> int:
+    from llmfleet.runner import run_playbook
+
+    summary = run_playbook(Path(args.inventory), playbook="playbooks/burnin.yml", limit=args.limit, console=console,
+                           extravars={"burnin_level": args.level})
+    for f in sorted(Path(summary["run_dir"]).glob("burnin-*.json")):
+        verdict = json.loads(f.read_text())
+        state = "[green]passed[/]" if verdict["passed"] else "[red]FAILED[/]"
+        figures = ", ".join("GPU %s %.0f GB/s %.0f TFLOP/s" % (m["gpu"], m["copy_gb_per_s"], m["bf16_tflops"])
+                            for m in verdict.get("measured") or [])
+        console.print(f"{verdict['host']}: {state} {figures}")
+    if summary["failed_hosts"]:
+        console.print(f"[red]burn-in failed or unreachable: {', '.join(summary['failed_hosts'])}[/]")
+        return 2
+    return 0 if summary["rc"] == 0 else 2
+
+
 def cmd_hostkeys(args, console: Console) -> int:
     from llmfleet import hostkeys
     from llmfleet.lab import load_inventory
@@ -256,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("dir")
     push.add_argument("--version", help="default: sha256-<first 12 hex of the manifest's digest>")
     push.set_defaults(func=cmd_model_push)
+
+    bi = sub.add_parser("burnin", help="measure every GPU node (NVML health, Xid lines, HBM bandwidth, BF16 rate) "
+                                        "against its GPU model's thresholds; names every violation (docs/burnin.md)")
+    bi.add_argument("-i", "--inventory", required=True)
+    bi.add_argument("--limit")
+    bi.add_argument("--level", choices=["quick", "full"], default="quick")
+    bi.set_defaults(func=cmd_burnin)
 
     hk = sub.add_parser("hostkeys", help="the site's SSH host keys: scan them, print fingerprints to confirm out of "
                                          "band, pin them in known_hosts beside the inventory (deploy verifies them)")
