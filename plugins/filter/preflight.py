@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import hca_firmware_mismatch
+
 COLUMNS = ("host", "gpu", "check", "expected", "found")
 _MAX_CELL = 44
 _FACT = "llmfleet_preflight"
@@ -107,6 +109,18 @@ def preflight_table(items, messages=True):
     return "\n".join(out)
 
 
+def hca_firmware_by_host(hostvars, hosts):
+    """{board: {fw_ver: [host/device]}} where the RDMA devices of ``hosts`` (their llmfleet_host facts) of one board
+    run different firmware (module_utils/fabric_checks.hca_firmware_mismatch)."""
+    devices = {}
+    for host in hosts or []:
+        facts = (hostvars.get(host) or {}).get("ansible_facts") or {}
+        devices[host] = [{"device": d.get("name"), "fw_ver": d.get("fw_ver"), "board_id": d.get("board_id")}
+                         for d in ((facts.get("llmfleet_host") or {}).get("rdma") or [])
+                         if isinstance(d, Mapping) and d.get("name", "").startswith(("mlx", "bnxt", "irdma"))]
+    return hca_firmware_mismatch(devices)
+
+
 class FilterModule(object):
     """Pre-flight report filters."""
 
@@ -114,4 +128,5 @@ class FilterModule(object):
         return {
             "preflight_table": preflight_table,
             "preflight_violations": preflight_violations,
+            "hca_firmware_mismatch": hca_firmware_by_host,
         }

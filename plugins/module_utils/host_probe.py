@@ -25,6 +25,7 @@ import json
 import os
 import re
 import socket
+import struct
 import sys
 import time
 
@@ -529,6 +530,51 @@ def _nvidia_pci(r):
     return out
 
 
+def _acs_masks(config):
+    """(capability, control) masks of the PCIe ACS extended capability (ID 0x000D) in a configuration space, or
+    None (no ACS, or only the first 256 bytes readable: not root). module_utils/fabric_checks names the bits."""
+    if not config or len(config) <= 0x100:
+        return None
+    off, seen = 0x100, set()
+    while off and off + 8 <= len(config) and off not in seen:
+        seen.add(off)
+        header = struct.unpack_from("<I", config, off)[0]
+        if header in (0, 0xFFFFFFFF):
+            return None
+        if header & 0xFFFF == 0x000D:
+            return struct.unpack_from("<HH", config, off + 4)
+        off = (header >> 20) & 0xFFC
+    return None
+
+
+def _fabric(r, gpus, rdma):
+    """The PCI bridges above the GPUs and RDMA devices with their ACS masks, the loaded kernel modules."""
+    below = {}
+    for bdf in [g.get("pci_bus_id") for g in gpus or [] if g.get("kind") == "gpu"]:
+        for bridge in _pci_chain(r, r.sys("bus", "pci", "devices", bdf))[:-1]:
+            below.setdefault(bridge, []).append(bdf)
+    for dev in rdma or []:
+        for bridge in (dev.get("pci_path") or [])[:-1]:
+            below.setdefault(bridge, []).append(dev.get("pci_bus_id"))
+    bridges = []
+    for bridge, devices in sorted(below.items()):
+        path = r.sys("bus", "pci", "devices", bridge, "config")
+        try:
+            with open(path, "rb") as handle:
+                config = handle.read(4096)
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) not in (2, 20):  # a bridge without config (a fake sysfs): no ACS data
+                r.errors.append({"path": path, "error": "%s: %s" % (type(exc).__name__, exc)})
+            config = None
+        masks = _acs_masks(config)
+        bridges.append({"pci_bus_id": bridge, "below": sorted(set(devices)),
+                        "config_bytes": len(config) if config is not None else None,
+                        "acs_cap": masks[0] if masks else None, "acs_ctl": masks[1] if masks else None})
+    modules = [line.split()[0] for line in (r.read(r.proc("modules"), required=False) or "").splitlines() if line]
+    wanted = ("nvidia", "nv_peer", "ib_", "mlx", "rdma")
+    return {"bridges": bridges, "modules": sorted(m for m in modules if m.startswith(wanted))}
+
+
 def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -568,6 +614,11 @@ def collect_host(sysfs_root="/sys", procfs_root="/proc"):
         except Exception as exc:
             r.errors.append({"section": key, "error": "%s: %s" % (type(exc).__name__, exc)})
             out[key] = None
+    try:
+        out["fabric"] = _fabric(r, out.get("nvidia_pci"), out.get("rdma"))
+    except Exception as exc:
+        r.errors.append({"section": "fabric", "error": "%s: %s" % (type(exc).__name__, exc)})
+        out["fabric"] = None
     out["missing"] = r.missing
     out["errors"] = r.errors
     out["probe_wall_time_s"] = round(time.monotonic() - started, 6)

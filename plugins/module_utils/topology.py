@@ -23,6 +23,8 @@ try:
         CompatError, evaluate_stack, gpu_to_cc, parse_version)
     from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
         format_cpulist, parse_cpulist)
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import (
+        acs_names, gpudirect_rdma, p2p_redirect)
 except ImportError:  # unit tests / CLI without the collection on sys.path: load siblings by path
     import importlib.util
     import os
@@ -39,6 +41,8 @@ except ImportError:  # unit tests / CLI without the collection on sys.path: load
     CompatError, evaluate_stack, gpu_to_cc, parse_version = (
         _compat.CompatError, _compat.evaluate_stack, _compat.gpu_to_cc, _compat.parse_version)
     format_cpulist, parse_cpulist = _probe.format_cpulist, _probe.parse_cpulist
+    _fabric = _sibling("fabric_checks")
+    acs_names, gpudirect_rdma, p2p_redirect = _fabric.acs_names, _fabric.gpudirect_rdma, _fabric.p2p_redirect
 
 __all__ = [
     "TopologyError", "EXPECT_KEYS", "GPU_KEYS", "validate_expect", "expects_gpus", "evaluate", "check_topology",
@@ -75,6 +79,9 @@ EXPECT_KEYS = (
     ("kernel_module_flavor", "str"),
     ("fabric_manager", "version"),
     ("platform", "str"),
+    ("acs_disabled", "bool"),
+    ("iommu_passthrough", "bool"),
+    ("gpudirect_rdma", "bool"),
 )
 _KINDS = dict(EXPECT_KEYS)
 
@@ -646,7 +653,45 @@ def evaluate(expect, gpu_snapshot, host, host_name):
     elif e.get("gpu_count") == 0 and "gpu_count" in e:
         c.ran("gpu_count")
     _check_stack(c, e, snapshot, host, [g for g in gpus if "name" in g], visible)
+    _check_fabric(c, e, host)
     return _result(c, e, snapshot, host)
+
+
+def _check_fabric(c, e, host):
+    """PCIe ACS on the bridges above GPUs and RDMA devices, the IOMMU mode, GPUDirect RDMA (issue 22 item 2)."""
+    fabric = host.get("fabric") or {}
+    if e.get("acs_disabled"):
+        c.ran("acs_disabled")
+        for b in fabric.get("bridges") or []:
+            if b.get("acs_ctl") is None:
+                if b.get("config_bytes") is not None and b["config_bytes"] <= 256:
+                    c.warn(None, "acs_disabled", "ACS read", "config space not readable past 256 bytes",
+                           "bridge %s: its ACS state could not be read (probe not run as root?)" % b["pci_bus_id"])
+                continue
+            bad = p2p_redirect(acs_names(b.get("acs_cap"), b.get("acs_ctl")))
+            if bad:
+                c.bad(None, "acs_disabled", "no ACS redirect", "%s: %s" % (b["pci_bus_id"], "+".join(bad)),
+                      "PCIe bridge %s above %s redirects peer-to-peer traffic (ACS %s on): GPU-to-GPU and GPUDirect "
+                      "RDMA go through the root complex. Turn ACS off for these bridges (BIOS setting, or "
+                      "`setpci -s %s ECAP_ACS+0x6.w=0000` at boot) or expect low NCCL bandwidth"
+                      % (b["pci_bus_id"], ", ".join(b.get("below") or []), "+".join(bad), b["pci_bus_id"]))
+    if e.get("iommu_passthrough"):
+        c.ran("iommu_passthrough")
+        mode = (host.get("iommu") or {}).get("mode")
+        if mode == "translated":
+            c.bad(None, "iommu_passthrough", "off or passthrough", mode,
+                  "the IOMMU translates every DMA: peer-to-peer between GPUs and NICs fails or slows down. Boot with "
+                  "iommu=pt (intel_iommu=on iommu=pt / amd_iommu=on iommu=pt) or switch the IOMMU off")
+    if e.get("gpudirect_rdma"):
+        c.ran("gpudirect_rdma")
+        drv = host.get("nvidia_driver") or {}
+        gd = gpudirect_rdma(fabric.get("modules") or [], "Open Kernel Module" if drv.get("flavor") == "open" else "",
+                            (host.get("kernel") or {}).get("release"))
+        if not gd["available"]:
+            c.bad(None, "gpudirect_rdma", "nvidia_peermem loaded or DMA-BUF", "neither",
+                  "GPUDirect RDMA is not available: NCCL copies every message through host memory. Load "
+                  "nvidia_peermem (modprobe nvidia_peermem; the rdma role does on hosts with GPUs and a fabric) or "
+                  "run NVIDIA's open kernel modules on a kernel >= 5.12 (DMA-BUF)")
 
 
 def _result(c, e, snapshot, host):

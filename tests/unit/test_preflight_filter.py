@@ -43,7 +43,7 @@ HOSTS = [
 
 
 def test_filters_registered():
-    assert set(FilterModule().filters()) == {"preflight_table", "preflight_violations"}
+    assert set(FilterModule().filters()) == {"preflight_table", "preflight_violations", "hca_firmware_mismatch"}
 
 
 def test_violations_flattened_across_hosts():
@@ -103,3 +103,14 @@ def test_long_cells_are_cut():
 def test_bad_input_raises(bad):
     with pytest.raises(AnsibleFilterError):
         preflight_table(bad)
+
+
+def test_hca_firmware_compared_across_hosts_from_their_facts():
+    def facts(fw):
+        return {"ansible_facts": {"llmfleet_host": {"rdma": [
+            {"name": "mlx5_0", "fw_ver": fw, "board_id": "MT_0000000838"},
+            {"name": "rxe0", "fw_ver": "0.0.0", "board_id": None}]}}}  # Soft-RoCE: not an HCA with firmware
+    hv = {"a": facts("28.39.1002"), "b": facts("28.41.1000"), "c": facts("28.39.1002")}
+    got = FilterModule().filters()["hca_firmware_mismatch"](hv, ["a", "b", "c"])
+    assert got == {"MT_0000000838": {"28.39.1002": ["a/mlx5_0", "c/mlx5_0"], "28.41.1000": ["b/mlx5_0"]}}
+    assert FilterModule().filters()["hca_firmware_mismatch"](hv, ["a", "c"]) == {}
