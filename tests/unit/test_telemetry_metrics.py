@@ -68,9 +68,9 @@ def test_every_vllm_metric_used_exists_in_the_pinned_version():
 
 
 def test_burnin_metrics_used_are_written():
-    written = set(re.findall(r"llmfleet_burnin_[a-z_]+", burnin.metrics({"host": "h", "passed": True, "violations": [],
-                                                                          "measured": [{"gpu": 0, "copy_gb_per_s": 1,
-                                                                                        "bf16_tflops": 1}]})))
+    measured = [{"gpu": 0, "copy_gb_per_s": 1, "bf16_tflops": 1}]
+    verdict = {"host": "h", "passed": True, "violations": [], "measured": measured}
+    written = set(re.findall(r"llmfleet_burnin_[a-z_]+", burnin.metrics(verdict)))
     used = {m for _f, e in expressions() for m in re.findall(r"llmfleet_burnin_[a-z_]+", e)}
     assert used and used <= written
     assert json.loads((MON / "files" / "dashboards" / "vllm.json").read_text())  # still valid JSON
