@@ -25,7 +25,7 @@ __metaclass__ = type
 import json
 import re
 
-__all__ = ["THRESHOLDS", "BurninError", "parse_gpu_check", "parse_nccl_tests", "health_violations", "thresholds_for",
+__all__ = ["THRESHOLDS", "BurninError", "parse_gpu_check", "parse_nccl_tests", "parse_dcgm_diag", "health_violations", "thresholds_for",
            "evaluate", "evaluate_registered", "metrics", "row_text", "FATAL_XIDS", "THROTTLE_FAIL"]
 
 
@@ -129,6 +129,44 @@ def parse_nccl_tests(text):
             "largest": max(rows, key=lambda r: r["bytes"])}
 
 
+def parse_dcgm_diag(text):
+    """[{category, test, gpus, status, warnings}] of a ``dcgmi diag -j`` document (DCGM 3.x "DCGM GPU Diagnostic" or
+    4.x "DCGM Diagnostic"); text before the first ``{`` (dcgmi's own messages) is skipped."""
+    start = (text or "").find("{")
+    if start < 0:
+        raise BurninError("no JSON document in the dcgmi diag output")
+    try:
+        doc = json.loads(text[start:])
+    except ValueError as exc:
+        raise BurninError("dcgmi diag output is not JSON: %s" % exc)
+    body = doc.get("DCGM GPU Diagnostic") or doc.get("DCGM Diagnostic") or {}
+    out = []
+    for cat in body.get("test_categories") or []:
+        for test in cat.get("tests") or []:
+            if not test:
+                continue
+            for res in test.get("results") or []:
+                ids = res.get("gpu_ids", res.get("gpu_id"))
+                gpus = [int(i) for i in str(ids).split(",") if str(i).strip().isdigit()] if ids is not None else []
+                warnings = [w.get("warning") if isinstance(w, dict) else str(w) for w in res.get("warnings") or []]
+                out.append({"category": cat.get("category"), "test": test.get("name"), "gpus": gpus,
+                            "status": str(res.get("status", "")).upper(), "warnings": warnings})
+    if not out:
+        raise BurninError("the dcgmi diag document has no test results")
+    return out
+
+
+def dcgm_violations(host, results):
+    """Violation rows of the DCGM diagnostic: every FAIL per GPU (WARN and SKIP are not failures)."""
+    rows = []
+    for r in results:
+        if r["status"] == "FAIL":
+            for gpu in r["gpus"] or [None]:
+                _v(rows, host, gpu, "dcgm_diag", "%s/%s PASS" % (r["category"], r["test"]),
+                   "FAIL%s" % (": " + "; ".join(w for w in r["warnings"] if w) if r["warnings"] else ""))
+    return rows
+
+
 def _v(rows, host, gpu, check, expected, found):
     rows.append({"host": host, "gpu": gpu, "check": check, "expected": expected, "found": found})
 
@@ -184,9 +222,10 @@ def health_violations(host, health, xids=None):
     return rows
 
 
-def evaluate(host, health, checks, nccl=None, xids=None, overrides=None):
-    """{passed, violations, measured} of one node: health, each GPU's check against its model's row, NCCL."""
-    rows = health_violations(host, health, xids)
+def evaluate(host, health, checks, nccl=None, xids=None, overrides=None, dcgm=None):
+    """{passed, violations, measured} of one node: health, each GPU's check against its model's row, NCCL, the
+    DCGM diagnostic (``dcgm``: parse_dcgm_diag's results, or None where DCGM is not installed)."""
+    rows = health_violations(host, health, xids) + dcgm_violations(host, dcgm or [])
     names = dict((g.get("index"), g.get("name")) for g in health.get("gpus") or [])
     measured = []
     for gpu, text in sorted((checks or {}).items()):
@@ -213,7 +252,7 @@ def evaluate(host, health, checks, nccl=None, xids=None, overrides=None):
     return {"host": host, "passed": not rows, "violations": rows, "measured": measured}
 
 
-def evaluate_registered(health, check_results, host, xids=None, overrides=None):
+def evaluate_registered(health, check_results, host, xids=None, overrides=None, dcgm_output=None):
     """``evaluate`` from what the burnin role registered: the module's probe and the command loop's results
     (each with ``item`` = [gpu, run] and ``stdout``); a run that failed counts as its output (parsed, or named)."""
     texts = {}
@@ -227,7 +266,13 @@ def evaluate_registered(health, check_results, host, xids=None, overrides=None):
             why = (res.get("stderr") or res.get("msg") or "")[-200:].replace('"', "'").replace("\\", "/")
             out = '{"error": "exit %s: %s"}' % (res.get("rc"), why)
         texts[gpu] = (texts.get(gpu, "") + "\n" + out).strip()
-    return evaluate(host, health or {}, texts, xids=xids, overrides=overrides)
+    dcgm = None
+    if dcgm_output:
+        try:
+            dcgm = parse_dcgm_diag(dcgm_output)
+        except BurninError as exc:
+            dcgm = [{"category": "dcgmi", "test": "diag", "gpus": [], "status": "FAIL", "warnings": [str(exc)]}]
+    return evaluate(host, health or {}, texts, xids=xids, overrides=overrides, dcgm=dcgm)
 
 
 def row_text(v):

@@ -132,3 +132,23 @@ def test_the_role_ships_the_check_it_was_measured_with():
     src = (root / "roles" / "burnin" / "files" / "llmfleet-gpu-check.cu").read_text()
     assert '"schema\\": \\"llmfleet.gpu_check/v1\\"' in src and "cublasGemmEx" in src
     assert "roles/burnin/files/llmfleet-gpu-check.cu" in (FIX / "run.sh").read_text()
+
+
+DCGM = Path(__file__).resolve().parents[1] / "fixtures" / "gpu" / "dcgm-diag" / "dcgm-3.1.0-r1-8gpu.json"
+
+
+def test_dcgm_diag_document_is_read_and_a_failure_is_named(health, check):
+    text = "Successfully ran diagnostic for group.\n" + DCGM.read_text()
+    results = burnin.parse_dcgm_diag(text)
+    assert len(results) == 9 + 8 and {r["status"] for r in results} == {"PASS"}  # 9 tests, "software" per GPU
+    assert results[0] == {"category": "Deployment", "test": "Denylist", "gpus": list(range(8)), "status": "PASS",
+                          "warnings": []}
+    assert burnin.evaluate("gpu-a01", health, {0: check}, dcgm=results)["passed"]
+    doc = json.loads(DCGM.read_text())
+    doc["DCGM Diagnostic"] = doc.pop("DCGM GPU Diagnostic")  # DCGM 4.x's key
+    doc["DCGM Diagnostic"]["test_categories"][1]["tests"][0]["results"][3] = {
+        "gpu_ids": 3, "status": "Fail", "warnings": [{"warning": "GPU 3 had uncorrectable memory errors", "error_id": 95}]}
+    res = burnin.evaluate_registered(health, [{"item": [0, 0], "rc": 0, "stdout": check.splitlines()[0]}], "gpu-a01",
+                                     dcgm_output=json.dumps(doc))
+    assert [burnin.row_text(v) for v in res["violations"]] == [
+        "gpu-a01 GPU 3: dcgm_diag (expected Custom/software PASS, found FAIL: GPU 3 had uncorrectable memory errors)"]
