@@ -72,7 +72,9 @@ def test_engine_secrets_reach_the_engines_and_nowhere_else(host):
     if host.backend.get_hostname() != "srv-gpu1":
         pytest.skip("the GPU node runs the engines")
     f = host.file("/etc/llmfleet/model-server-secrets.env")
-    assert f.exists and f.user == "root" and f.mode == 0o600 and f.content_string == "HF_TOKEN=\"%s\"\n" % TOKEN
+    # (testinfra's content_string drops the trailing newline: wc -l counts it)
+    assert f.exists and f.user == "root" and f.mode == 0o600 and f.content_string == "HF_TOKEN=\"%s\"" % TOKEN
+    assert host.run("wc -l < /etc/llmfleet/model-server-secrets.env").stdout.strip() == "1"
     units = host.run("ls /etc/systemd/system/llmfleet-model-*.service").stdout.split()
     for unit in units:
         text = host.file(unit).content_string
