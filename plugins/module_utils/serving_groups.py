@@ -40,7 +40,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.llmfleet.baremetal.plugins.module_utils.secret_names import secret_env_names
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.spec_values import memory_size, secret_env_names
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
 
 __all__ = ["GroupPlanError", "GROUP_ENGINES", "host_shape", "plan_groups", "serving_address", "check_limit",
@@ -298,12 +298,11 @@ def _argv(spec, eng, tp, pp, rank, members, hosts, leader_addr, rdv_port):
 
 
 def _memory(name, value):
-    """A memory_max as systemd writes sizes (bytes, or K/M/G/T suffixed), or None."""
-    if value in (None, ""):
-        return None
-    if not re.match(r"^[0-9]+[KMGT]?$", str(value)):
-        raise GroupPlanError("model_server_groups[%s].memory_max=%r is not a size like 48G or 640M" % (name, value))
-    return str(value)
+    """A memory_max as systemd writes sizes, or None."""
+    try:
+        return memory_size(value)
+    except ValueError as exc:
+        raise GroupPlanError("model_server_groups[%s].memory_max=%s" % (name, exc))
 
 
 def _instance(spec, eng, gname, shape, tp, member, members, hosts, fabric):

@@ -33,7 +33,7 @@ try:
         format_cpulist, parse_cpulist)
     from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
         PlacementError, host_cpus, plan_placement, systemd_numa_settings)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.secret_names import secret_env_names
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.spec_values import memory_size, secret_env_names
 except ImportError:  # unit tests without the collection on sys.path: load siblings by path
     import importlib.util
     import os
@@ -51,7 +51,8 @@ except ImportError:  # unit tests without the collection on sys.path: load sibli
     _placement = _sibling("placement")
     PlacementError, host_cpus, plan_placement, systemd_numa_settings = (
         _placement.PlacementError, _placement.host_cpus, _placement.plan_placement, _placement.systemd_numa_settings)
-    secret_env_names = _sibling("secret_names").secret_env_names
+    _spec_values = _sibling("spec_values")
+    memory_size, secret_env_names = _spec_values.memory_size, _spec_values.secret_env_names
 
 __all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups", "resolve_models"]
 
@@ -247,12 +248,11 @@ def _norm_models(models, name):
 
 
 def _memory(value, label, name):
-    """A memory_max as systemd writes sizes (bytes, or K/M/G/T suffixed), or None (the role's share)."""
-    if value in (None, ""):
-        return None
-    if not re.match(r"^[0-9]+[KMGT]?$", str(value)):
-        raise ServingPlanError("%s: %s=%r is not a size like 48G or 640M" % (name, label, value))
-    return str(value)
+    """A memory_max as systemd writes sizes, or None (the role's share)."""
+    try:
+        return memory_size(value)
+    except ValueError as exc:
+        raise ServingPlanError("%s: %s=%s" % (name, label, exc))
 
 
 def _plain_env(env, label, name):

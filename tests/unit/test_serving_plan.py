@@ -316,9 +316,9 @@ def test_synced_model_entries_are_refused_naming_the_entry(entry, needle):
 
 
 def test_a_secret_in_env_is_refused_naming_spec_and_variable():
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils import secret_names
-    assert secret_names.secret_env_names({"HF_TOKEN": "x", "NCCL_DEBUG": "INFO", "OPENAI_API_KEY": "y",
-                                          "VLLM_WORKER_MULTIPROC_METHOD": "spawn"}) == ["HF_TOKEN", "OPENAI_API_KEY"]
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils import spec_values
+    env = {"HF_TOKEN": "x", "NCCL_DEBUG": "INFO", "OPENAI_API_KEY": "y", "VLLM_WORKER_MULTIPROC_METHOD": "spawn"}
+    assert spec_values.secret_env_names(env) == ["HF_TOKEN", "OPENAI_API_KEY"]
     with pytest.raises(sp.ServingPlanError) as exc:
         sp._plain_env({"HF_TOKEN": "hf_abc", "A": 1}, "model_server_instances[ds].env", "gpu1")
     assert str(exc.value).startswith("gpu1: model_server_instances[ds].env.HF_TOKEN looks like a secret")
