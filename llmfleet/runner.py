@@ -100,16 +100,6 @@ def forks_for(host_count: int) -> int:
     return max(5, min(50, int(host_count)))
 
 
-def _host_count(inventory: Path) -> int:
-    try:
-        from ansible.inventory.manager import InventoryManager
-        from ansible.parsing.dataloader import DataLoader
-
-        return len(InventoryManager(loader=DataLoader(), sources=[str(inventory)]).get_hosts())
-    except Exception:  # noqa: BLE001 - a broken inventory is reported by ansible-playbook itself
-        return 0
-
-
 def latest_summary(run_root: Path | None = None) -> tuple[Path, dict]:
     """The run directory `runs/latest` points at and its summary.json (what run_playbook wrote last)."""
     run_dir = ((run_root or paths.RUNS) / "latest").resolve()
@@ -163,9 +153,10 @@ def run_playbook(
         "LLMFLEET_RUN_DIR": str(run_dir),
     }
     # a site's hosts are reached only with their pinned keys (refused here when one is not pinned); a lab keeps its own
-    envvars.update(hostkeys.ssh_env(inventory, load_inventory(inventory)))
+    hostvars = load_inventory(inventory)  # parsed once: the host keys and the forks both come from it
+    envvars.update(hostkeys.ssh_env(inventory, hostvars))
     if "ANSIBLE_FORKS" not in os.environ:
-        envvars["ANSIBLE_FORKS"] = str(forks_for(_host_count(inventory)))
+        envvars["ANSIBLE_FORKS"] = str(forks_for(len(hostvars)))
     progress = Progress(console)
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc).isoformat()

@@ -87,7 +87,7 @@ def test_forks_sized_to_the_inventory():
     assert runner.forks_for(1) == 5
     assert runner.forks_for(8) == 8
     assert runner.forks_for(400) == 50
-    assert runner._host_count(runner.paths.ROOT / "inventories" / "lab") == 3
+    assert len(runner.load_inventory(runner.paths.ROOT / "inventories" / "lab")) == 3  # what forks_for is given
 
 
 def test_latest_summary_follows_the_latest_link(tmp_path):
