@@ -3,13 +3,10 @@ temporary directory): the engines' environment KEY="value" one per line with JSO
 file VLLM_API_KEY=<key> ending in a real newline (a folded YAML scalar had written a literal backslash-n, which
 systemd's EnvironmentFile would have read into the key)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from localhost_play import run_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = yaml.safe_load((ROOT / "roles" / "model_server" / "tasks" / "configure.yml").read_text())
@@ -28,13 +25,7 @@ def _task(name, dest, **extra):
 
 
 def run(tmp_path, tasks, evars):
-    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    evars = dict(evars, ansible_python_interpreter=sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                           str(tmp_path / "play.yml"), "-e", json.dumps(evars)], capture_output=True, text=True,
-                          env=env, cwd=str(ROOT), timeout=120, check=False)
+    proc = run_tasks(tmp_path, tasks, evars)
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
