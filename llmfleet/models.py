@@ -9,15 +9,11 @@ published", different content under an existing version is refused. VERSION defa
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from pathlib import Path
 
 from llmfleet import endpoints, lab, paths
 from llmfleet.errors import LlmfleetError
-
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def store_record(hostvars: dict) -> dict:
@@ -33,61 +29,36 @@ def store_record(hostvars: dict) -> dict:
     return rec
 
 
-def local_manifest(src: Path, ceph_s3) -> list[tuple[str, str]]:
-    """(sha256, relative path) of every regular file under SRC, sorted; symlinks and the store's own names refused."""
-    entries = []
-    for p in sorted(src.rglob("*")):
-        if p.is_symlink():
-            raise LlmfleetError(f"{p} is a symbolic link: a model directory holds regular files only")
-        if not p.is_file():
-            continue
-        rel = str(p.relative_to(src))
-        if rel in (ceph_s3.MANIFEST, ceph_s3.READY):
-            raise LlmfleetError(f"{p}: {rel} is written by llmfleet itself; remove it from the model directory")
-        entries.append((ceph_s3._sha256_file(str(p)), rel))  # pylint: disable=protected-access
-    if not entries:
-        raise LlmfleetError(f"{src} holds no file")
-    return entries
-
-
 def push(inventory: Path, name: str, src: Path, version: str | None, out=print) -> dict:
-    if not name or set(name) - NAME_CHARS or name.startswith("."):
-        raise LlmfleetError(f"model name {name!r}: letters, digits, '.', '_' and '-' only")
-    if version is not None and (not version or set(version) - NAME_CHARS or version.startswith(".")):
-        raise LlmfleetError(f"version {version!r}: letters, digits, '.', '_' and '-' only")
-    if not src.is_dir():
-        raise LlmfleetError(f"{src} is not a directory")
+    """Publish SRC as NAME/VERSION with the publisher's keys (ceph_s3.publish_version: the one implementation,
+    shared with the ceph role's ``ceph_models_publish``)."""
     ceph_s3 = paths.import_collection_module_util("ceph_s3")
+    try:
+        ceph_s3.check_name("model name", name)
+        if version is not None:
+            ceph_s3.check_name("version", version)
+        ceph_s3.local_entries(str(src))  # refusals before the store is looked up
+    except ceph_s3.PublishError as exc:
+        raise LlmfleetError(str(exc)) from exc
     rec = store_record(lab.load_inventory(inventory))
-    entries = local_manifest(src, ceph_s3)
-    manifest = ceph_s3.format_manifest(entries)
-    version = version or "sha256-" + hashlib.sha256(manifest.encode()).hexdigest()[:12]
     try:
         creds = json.loads(Path(rec["secrets_file"]).read_text())["s3"][rec["publisher"]]
     except (OSError, ValueError, KeyError) as exc:
         raise LlmfleetError(f"the publisher's keys ({rec['publisher']} in {rec['secrets_file']}) cannot be read: "
                             f"{exc}") from exc
     client = ceph_s3.S3Client(rec["endpoints"][0], creds["access_key"], creds["secret_key"])
-    where = f"{rec['bucket']}/{name}/{version}"
     try:
-        current = client.get_object(rec["bucket"], f"{name}/{version}/{ceph_s3.MANIFEST}").decode()
+        res = ceph_s3.publish_version(client, rec["bucket"], name, version, str(src))
+    except ceph_s3.PublishError as exc:
+        raise LlmfleetError(str(exc).replace("another version", "another --version")) from exc
     except ceph_s3.S3Error as exc:
-        if exc.status != 404:
-            raise LlmfleetError(f"{rec['endpoints'][0]}: {exc}") from exc
-        current = None
-    total = sum((src / rel).stat().st_size for _, rel in entries)
-    result = {"name": name, "version": version, "files": len(entries), "bytes": total, "endpoint": rec["endpoints"][0],
-              "bucket": rec["bucket"]}
-    if current == manifest:
-        out(f"already published {where} ({len(entries)} files, {total} bytes)")
-        return dict(result, changed=False)
-    if current is not None:
-        raise LlmfleetError(f"{where} exists with other content: versions are immutable, push under another "
-                            "--version")
-    t0 = time.monotonic()
-    ceph_s3.publish_model(client, rec["bucket"], name, version, str(src), entries=entries)
-    took = time.monotonic() - t0
-    out(f"published {where} ({len(entries)} files, {total} bytes in {took:.1f}s, "
-        f"{total / 1e6 / max(took, 1e-6):.1f} MB/s); GPU nodes pull it with model_sync_models: "
-        f"[{{name: {name}, version: {version}}}]")
-    return dict(result, changed=True, seconds=round(took, 3))
+        raise LlmfleetError(f"{rec['endpoints'][0]}: {exc}") from exc
+    where = f"{rec['bucket']}/{name}/{res['version']}"
+    if not res["changed"]:
+        out(f"already published {where} ({res['files']} files, {res['bytes']} bytes)")
+        return dict(res, endpoint=rec["endpoints"][0])
+    took = res["seconds"]
+    out(f"published {where} ({res['files']} files, {res['bytes']} bytes in {took:.1f}s, "
+        f"{res['bytes'] / 1e6 / max(took, 1e-6):.1f} MB/s); GPU nodes pull it with model_sync_models: "
+        f"[{{name: {name}, version: {res['version']}}}]")
+    return dict(res, endpoint=rec["endpoints"][0])

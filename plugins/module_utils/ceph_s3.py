@@ -38,7 +38,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on targets
     quote = urlsplit = None
 
 __all__ = ["S3Error", "S3Client", "sign_v4", "parse_manifest", "format_manifest", "sync_model", "publish_model",
-           "ensure_bucket", "read_only_policy", "free_bytes", "MANIFEST", "READY"]
+           "publish_version", "local_entries", "PublishError", "ensure_bucket", "read_only_policy", "free_bytes",
+           "MANIFEST", "READY"]
 
 MANIFEST = "MANIFEST.sha256"
 READY = ".ready"
@@ -327,16 +328,77 @@ def sync_model(client, bucket, name, version, root, parallel=4, part_size=32 << 
     return result
 
 
-def _local_entries(src_dir):
-    """(sha256, relative path) of every file under ``src_dir`` but the store's own names."""
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+class PublishError(Exception):
+    """A model version that must not be published as asked (the message says what to do)."""
+
+
+def check_name(what, value):
+    """A model name or version: one plain path component of letters, digits, '.', '_' and '-'."""
+    if not value or set(value) - NAME_CHARS or value.startswith("."):
+        raise PublishError("%s %r: letters, digits, '.', '_' and '-' only" % (what, value))
+
+
+def local_entries(src_dir, files=None):
+    """(sha256, relative path) of every regular file under ``src_dir`` (or of ``files``, paths relative to it),
+    sorted by path. Symbolic links and the store's own names are refused."""
+    if not os.path.isdir(src_dir):
+        raise PublishError("%s is not a directory" % src_dir)
+    if files:
+        rels = sorted(os.path.normpath(f) for f in files)
+    else:
+        rels = sorted(os.path.relpath(os.path.join(dirpath, fn), src_dir)
+                      for dirpath, _dirs, names in os.walk(src_dir) for fn in names)
     entries = []
-    for dirpath, _dirs, files in os.walk(src_dir):
-        for fn in sorted(files):
-            full = os.path.join(dirpath, fn)
-            rel = os.path.relpath(full, src_dir)
-            if rel not in (MANIFEST, READY):
-                entries.append((_sha256_file(full), rel))
+    for rel in rels:
+        full = os.path.join(src_dir, rel)
+        if rel.startswith("..") or os.path.isabs(rel):
+            raise PublishError("%s: a file to publish must lie inside %s" % (rel, src_dir))
+        if os.path.islink(full):
+            raise PublishError("%s is a symbolic link: a model directory holds regular files only" % full)
+        if not os.path.isfile(full):
+            raise PublishError("%s is not a regular file" % full)
+        if rel in (MANIFEST, READY):
+            raise PublishError("%s: %s is written by llmfleet itself; remove it from the model directory" % (full, rel))
+        entries.append((_sha256_file(full), rel))
+    if not entries:
+        raise PublishError("%s holds no file" % src_dir)
     return entries
+
+
+def publish_version(client, bucket, name, version, src_dir, files=None, check_mode=False):
+    """Register one model version: every file and ``MANIFEST.sha256`` last, unless the same manifest is there.
+
+    Versions are immutable: other content under an existing version raises PublishError. ``version`` None is the
+    content's digest (``sha256-<12 hex>``). Returns name, version, files, bytes, bucket, changed and
+    ``already_published``; a publish that ran also ``seconds``."""
+    check_name("model name", name)
+    if version is not None:
+        check_name("version", version)
+    entries = local_entries(src_dir, files)
+    manifest = format_manifest(entries)
+    version = version or "sha256-" + hashlib.sha256(manifest.encode("utf-8")).hexdigest()[:12]
+    try:
+        current = client.get_object(bucket, "%s/%s/%s" % (name, version, MANIFEST)).decode("utf-8")
+    except S3Error as exc:
+        if exc.status != 404:
+            raise
+        current = None
+    total = sum(os.path.getsize(os.path.join(src_dir, rel)) for _digest, rel in entries)
+    result = dict(name=name, version=version, files=len(entries), bytes=total, bucket=bucket,
+                  already_published=current == manifest)
+    if current == manifest:
+        return dict(result, changed=False)
+    if current is not None:
+        raise PublishError("%s/%s/%s exists with other content: versions are immutable, publish under another version"
+                           % (bucket, name, version))
+    if check_mode:
+        return dict(result, changed=True)
+    t0 = time.monotonic()
+    publish_model(client, bucket, name, version, src_dir, entries=entries)
+    return dict(result, changed=True, seconds=round(time.monotonic() - t0, 3))
 
 
 def publish_model(client, bucket, name, version, src_dir, entries=None):
@@ -344,7 +406,7 @@ def publish_model(client, bucket, name, version, src_dir, entries=None):
 
     ``entries``: the (sha256, relative path) pairs the caller already computed (each file is then read once more,
     to upload it, not hashed again); None hashes them here."""
-    entries = list(entries) if entries is not None else _local_entries(src_dir)
+    entries = list(entries) if entries is not None else local_entries(src_dir)
     for digest, rel in entries:
         full = os.path.join(src_dir, rel)
         with open(full, "rb") as f:

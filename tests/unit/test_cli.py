@@ -30,11 +30,16 @@ def test_deploy_missing_inventory_is_a_clear_error(tmp_path, capsys):
 
 def test_lab_inventory_merges_group_vars_like_ansible():
     hosts = lab.lab_hosts(lab.load_inventory(ROOT / "inventories" / "lab"))
-    assert {"lab-gpu1", "lab-gpu2", "lab-svc1"} <= set(hosts)
+    assert {"lab-gpu1", "lab-gpu2", "lab-svc1", "lab-st1", "lab-st2", "lab-st3"} <= set(hosts)
     for hv in hosts.values():
         assert hv["llmfleet_lab_kind"] == "container"
         assert hv["llmfleet_lab_network"] == "172.31.240.0/24"
-    assert set(hosts["lab-svc1"]["group_names"]) >= {"storage_nodes", "ha_gateways", "monitoring"}
+    assert set(hosts["lab-svc1"]["group_names"]) >= {"ha_gateways", "monitoring"}
+    # the demo's Ceph: each storage host gets a loop device and the Ceph packages' image from `llmfleet lab up`
+    for st in ("lab-st1", "lab-st2", "lab-st3"):
+        assert "storage_nodes" in hosts[st]["group_names"]
+        assert hosts[st]["llmfleet_lab_loop_files"] == [{"size_gb": 4}]
+        assert "ceph-osd" in hosts[st]["llmfleet_lab_image_packages"]
 
 
 def test_lab_inventory_without_lab_hosts_is_refused(tmp_path):
@@ -87,7 +92,7 @@ def test_forks_sized_to_the_inventory():
     assert runner.forks_for(1) == 5
     assert runner.forks_for(8) == 8
     assert runner.forks_for(400) == 50
-    assert len(runner.load_inventory(runner.paths.ROOT / "inventories" / "lab")) == 3  # what forks_for is given
+    assert len(runner.load_inventory(runner.paths.ROOT / "inventories" / "lab")) == 6  # what forks_for is given
 
 
 def test_latest_summary_follows_the_latest_link(tmp_path):
@@ -121,6 +126,8 @@ def test_lab_images_builds_each_kind_once_and_starts_nothing(monkeypatch, capsys
 
     calls = []
     monkeypatch.setattr(lab_container, "ensure_image", lambda ctx: calls.append(("container", ctx.lab_name)))
+    monkeypatch.setattr(lab_container, "ensure_package_image",
+                        lambda ctx, pkgs: calls.append(("container+packages", tuple(sorted(pkgs)))))
     monkeypatch.setattr(lab_vm, "ensure_images", lambda ctx, group: calls.append(("vm", tuple(sorted(group)))))
     for backend in (lab_container, lab_vm):
         monkeypatch.setattr(backend, "up", lambda *a, **k: pytest.fail("lab images started a host"))
@@ -130,7 +137,8 @@ def test_lab_images_builds_each_kind_once_and_starts_nothing(monkeypatch, capsys
     assert "vm image ready for rdma1, rdma2" in capsys.readouterr().out
     calls.clear()
     assert cli.main(["lab", "images", "-i", str(ROOT / "inventories" / "lab"), "--name", "unit-images"]) == 0
-    assert calls == [("container", "unit-images")]
+    assert calls == [("container", "unit-images"),
+                     ("container+packages", ("ceph-common", "ceph-mgr", "ceph-mon", "ceph-osd", "radosgw"))]
 
 
 def test_run_directory_and_its_records_are_private(tmp_path, monkeypatch):
