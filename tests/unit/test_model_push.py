@@ -1,6 +1,6 @@
 """llmfleet model push (llmfleet/models.py): the store found from the ceph role's controller record, every file and
 the manifest last, immutable versions, the content digest as the default version, refusals that say what to do.
-The real RGW round trip is molecule/ceph's converge (the lab model is pushed with this command)."""
+The real RGW round trip is molecule/default's tests/test_zzz_ceph.py (its 256 MiB model is pushed with this command)."""
 
 import json
 

@@ -13,7 +13,7 @@ def test_chrony_running_and_enabled(host):
     assert host.run("chronyc -n tracking").rc == 0
 
 
-@pytest.mark.parametrize("name", ["mol-gpu1", "mol-gpu2", "mol-svc1"])
+@pytest.mark.parametrize("name", ["mol-gpu1", "mol-gpu2", "mol-svc1", "mol-st1", "mol-st2", "mol-st3"])
 def test_hosts_file_resolves_every_lab_host(host, name):
     addr = host.run(f"getent hosts {name}")
     assert addr.rc == 0, addr.stderr

@@ -27,7 +27,7 @@ ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[3])
 INVENTORY = ROOT / "molecule" / "default" / "inventory.yml"
 CLI = os.environ.get("LLMFLEET_CLI", "llmfleet")
 LAB = "default"
-HOSTS = ("mol-gpu1", "mol-gpu2", "mol-svc1")
+HOSTS = ("mol-gpu1", "mol-gpu2", "mol-svc1", "mol-st1", "mol-st2", "mol-st3")
 STAMP = "/var/lib/llmfleet/converge-stamp.json"
 FAST = ("-e", "llmfleet_fast_path=true")
 SKIP_TASK = "Skip every layer on the hosts that match their stamp"
@@ -64,8 +64,9 @@ def fast_path_of(run_dir):
         if ev.get("event") != "runner_on_ok" or host not in roles:
             continue
         if data.get("role"):
-            # pre-flight runs the model_server role's plan (tasks/plan.yml) on every GPU node: it changes nothing
-            plan_only = data["role"] == "model_server" and "/tasks/plan.yml:" in (data.get("task_path") or "")
+            # pre-flight runs the plans (tasks/plan.yml) of the model_server role on every GPU node and of the ceph
+            # role on every storage node: they change nothing
+            plan_only = "/tasks/plan.yml:" in (data.get("task_path") or "")
             roles[host].add(data["role"] + (":plan" if plan_only else ""))
         if data.get("task") == SKIP_TASK:
             path[host] = "fast"
@@ -100,8 +101,8 @@ def test_fast_path_skips_unchanged_hosts_and_repairs_drift():
     path, roles = fast_path_of(run_dir)
     assert path == {h: "fast" for h in HOSTS}, path
     assert summary["changed_total"] == 0
-    assert roles == {h: {"preflight"} | ({"model_server:plan"} if h.startswith("mol-gpu") else set())
-                     for h in HOSTS}, roles
+    plans = {"mol-gpu": {"model_server:plan"}, "mol-st": {"ceph:plan"}, "mol-svc": set()}
+    assert roles == {h: {"preflight"} | plans[h[:7]] for h in HOSTS}, roles
 
     # 3. drift on two hosts: those two take the full path, it is repaired, the third stays on the fast path
     conf = sh("mol-gpu1", "ls /etc/sysctl.d/*llmfleet*.conf").split()[0]

@@ -24,7 +24,7 @@ INVENTORY = ROOT / "molecule" / "default" / "inventory.yml"
 CLI = os.environ.get("LLMFLEET_CLI", "llmfleet")
 LAB = "default"
 VICTIM, VICTIM_ADDR = "mol-gpu2", "172.31.241.12"
-OTHERS = ("mol-gpu1", "mol-svc1")
+OTHERS = ("mol-gpu1", "mol-svc1", "mol-st1", "mol-st2", "mol-st3")
 SECRETS = ROOT / "lab" / "cache" / "secrets" / "molecule-default"
 RUNS = ROOT / "runs"
 
@@ -53,9 +53,13 @@ def secret_strings():
         if not f.is_file():
             continue
         text = f.read_text(errors="replace")
-        if "PRIVATE KEY" in text:
+        if f.name == "cluster.json":  # Ceph: fsid, cephx keys, S3 keys (roles/ceph)
+            data = json.loads(text)
+            out.update(v for v in data.get("keys", {}).values() if len(v) >= 20)
+            out.update(user["secret_key"] for user in data.get("s3", {}).values())
+        elif "PRIVATE KEY" in text:
             out.update(line for line in text.splitlines() if len(line) >= 40 and "-----" not in line)
-        elif f.suffix in (".pass", ".hash", "") or "password" in f.name:
+        elif f.suffix in (".pass", ".hash", ".key", "") or "password" in f.name:
             value = text.strip()
             if len(value) >= 12 and "\n" not in value:
                 out.add(value)

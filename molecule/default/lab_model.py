@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The lab's test model: make it (once, on the controller); converge.yml pushes it with `llmfleet model push`.
+"""The Ceph tests' 256 MiB model: made once on the controller; tests/test_zzz_ceph.py pushes it with `llmfleet model push`.
 
 lab_model.py srcdir                          -> prints the local source directory
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[2]))
 
 NAME, VERSION = "lab-tiny", "v1"
-SRC = ROOT / "lab" / "cache" / "labs" / "ceph" / "model-src" / NAME / VERSION
+SRC = ROOT / "lab" / "cache" / "labs" / "default" / "model-src" / NAME / VERSION
 WEIGHTS_MIB = 256
 
 

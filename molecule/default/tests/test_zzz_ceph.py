@@ -1,5 +1,7 @@
-"""The Ceph lab after converge: a real cluster, model weights read back bit-identical on the GPU node over S3,
-least privilege, one OSD down (degraded, still readable, recovers) and the refusals (docs/ceph.md)."""
+"""The whole site's Ceph (mol-st1..3) after converge: a real cluster, a 256 MiB model version pushed with `llmfleet
+model push` and read back bit-identical on a GPU node over S3, least privilege, one OSD down (degraded, still
+readable, recovers), the refusals and a rolling restart (docs/ceph.md). Named test_zzz_* so that it runs last: it
+stops an OSD and leaves a changed ceph.conf behind, which the fast-path and fleet tests must not see."""
 
 import hashlib
 import json
@@ -13,18 +15,19 @@ import pytest
 import testinfra
 
 ROOT = Path(os.environ.get("LLMFLEET_ROOT", Path(__file__).resolve().parents[3]))
-SCEN = ROOT / "molecule" / "ceph"
+SCEN = ROOT / "molecule" / "default"
 INV = SCEN / "inventory.yml"
-CACHE = ROOT / "lab" / "cache" / "labs" / "ceph"
-SECRETS = CACHE / "secrets" / "ceph" / "cluster.json"
+CACHE = ROOT / "lab" / "cache" / "labs" / "default"
+SECRETS = ROOT / "lab" / "cache" / "secrets" / "molecule-default" / "ceph" / "cluster.json"
 MEASURE = CACHE / "measurements.json"
-ENDPOINT = "http://172.31.244.11:7480"
+ENDPOINT = "http://172.31.241.31:7480"
 MODEL_SRC = CACHE / "model-src" / "lab-tiny" / "v1"
+CLI = os.environ.get("LLMFLEET_CLI", "llmfleet")
 sys.path.insert(0, str(ROOT / ".collections"))
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import ceph_s3  # noqa: E402
 
 
-ADDR = {"ceph-s1": "172.31.244.11", "ceph-s3": "172.31.244.13", "ceph-gpu1": "172.31.244.21"}
+ADDR = {"mol-st1": "172.31.241.31", "mol-st3": "172.31.241.33", "mol-gpu1": "172.31.241.11"}
 
 
 def _host(name):
@@ -35,22 +38,34 @@ def _host(name):
 
 @pytest.fixture(scope="module")
 def s1():
-    return _host("ceph-s1")
+    return _host("mol-st1")
 
 
 @pytest.fixture(scope="module")
 def s3h():
-    return _host("ceph-s3")
+    return _host("mol-st3")
 
 
 @pytest.fixture(scope="module")
 def gpu():
-    return _host("ceph-gpu1")
+    return _host("mol-gpu1")
 
 
 @pytest.fixture(scope="module")
 def secrets():
     return json.loads(SECRETS.read_text())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lab_tiny(secrets):
+    """A 256 MiB model version registered as an operator does (`llmfleet model push`, the publisher's keys from the
+    ceph role's controller record; MANIFEST.sha256 last) and pulled on mol-gpu1 by model_sync."""
+    src = subprocess.run([sys.executable, str(SCEN / "lab_model.py"), "srcdir"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    proc = _ansible(CLI, "model", "push", "-i", str(INV), "lab-tiny", src, "--version", "v1", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print("\n" + proc.stdout.strip())
+    _sync_on_gpu(secrets, "/var/lib/llmfleet/models", force=False)
 
 
 def _env():
@@ -88,7 +103,7 @@ def _sha256(path):
 def test_cluster_is_healthy_with_three_mons_mgrs_osds(s1):
     st = _ceph_json(s1, "status")
     assert st["health"]["status"] == "HEALTH_OK", st["health"]
-    assert sorted(st["quorum_names"]) == ["ceph-s1", "ceph-s2", "ceph-s3"]
+    assert sorted(st["quorum_names"]) == ["mol-st1", "mol-st2", "mol-st3"]
     osdmap = st["osdmap"].get("osdmap", st["osdmap"])
     assert osdmap["num_osds"] == osdmap["num_up_osds"] == osdmap["num_in_osds"] == 3
     pg = st["pgmap"]
@@ -101,7 +116,7 @@ def test_monmap_has_msgr2_and_v1_addresses(s1):
     for mon in _ceph_json(s1, "mon", "dump")["mons"]:
         kinds = {a["type"]: a["addr"] for a in mon["public_addrs"]["addrvec"]}
         assert kinds["v2"].endswith(":3300") and kinds["v1"].endswith(":6789"), mon
-        assert kinds["v2"].startswith("172.31.244.")
+        assert kinds["v2"].startswith("172.31.241.")
 
 
 def test_every_pool_has_the_explicit_size_policy(s1):
@@ -120,9 +135,9 @@ def test_osds_are_bluestore_on_the_loop_devices(s1):
 def test_secrets_are_private(s1, gpu, secrets):
     assert SECRETS.stat().st_mode & 0o777 == 0o600
     assert SECRETS.parent.stat().st_mode & 0o777 == 0o700
-    assert set(secrets["keys"]) >= {"mon.", "client.admin", "client.bootstrap-osd", "mgr.ceph-s1", "client.rgw.ceph-s1"}
+    assert set(secrets["keys"]) >= {"mon.", "client.admin", "client.bootstrap-osd", "mgr.mol-st1", "client.rgw.mol-st1"}
     for path in ("/etc/ceph/ceph.client.admin.keyring", "/var/lib/ceph/bootstrap-osd/ceph.keyring",
-                 "/var/lib/ceph/mgr/ceph-ceph-s1/keyring", "/var/lib/ceph/radosgw/ceph-rgw.ceph-s1/keyring"):
+                 "/var/lib/ceph/mgr/ceph-mol-st1/keyring", "/var/lib/ceph/radosgw/ceph-rgw.mol-st1/keyring"):
         assert s1.file(path).mode == 0o600, path
     # The controller's keys are the ones the cluster uses.
     assert secrets["keys"]["client.admin"] in s1.file("/etc/ceph/ceph.client.admin.keyring").content_string
@@ -156,14 +171,14 @@ def test_model_read_back_bit_identical_on_gpu_node(gpu):
     assert gpu.file(dest + "/model-00001-of-00001.safetensors").size == 256 << 20
 
 
-def _sync_on_gpu(secrets, root):
+def _sync_on_gpu(secrets, root, force=True):
     creds = secrets["s3"]["model-reader"]
     args = json.dumps({"endpoint": ENDPOINT, "access_key": creds["access_key"], "secret_key": creds["secret_key"],
-                       "name": "lab-tiny", "version": "v1", "root": root, "force": True})
+                       "name": "lab-tiny", "version": "v1", "root": root, "force": force})
     proc = _ansible("env", "ANSIBLE_LOAD_CALLBACK_PLUGINS=1", "ANSIBLE_STDOUT_CALLBACK=ansible.posix.json", "ansible", "-i",
-                    str(INV), "ceph-gpu1", "-m", "llmfleet.baremetal.model_sync", "-a", args, timeout=600)
+                    str(INV), "mol-gpu1", "-m", "llmfleet.baremetal.model_sync", "-a", args, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["ceph-gpu1"]
+    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["mol-gpu1"]
 
 
 def _wait_health(s1, pred, timeout):
@@ -265,7 +280,7 @@ def _recap_changed(out):
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ({"ceph_public_network": "10.99.0.0/24"}, "address 172.31.244.11 is outside ceph_public_network 10.99.0.0/24"),
+    ({"ceph_public_network": "10.99.0.0/24"}, "address 172.31.241.31 is outside ceph_public_network 10.99.0.0/24"),
     ({"ceph_pool_size": 4, "ceph_pool_min_size": 2}, "too few OSD hosts for the pool size: ceph_pool_size=4"),
 ], ids=["wrong-cidr", "too-few-osd-hosts"])
 def test_bad_plans_are_refused_and_change_nothing(extra, needle):
@@ -276,9 +291,9 @@ def test_bad_plans_are_refused_and_change_nothing(extra, needle):
 
 
 def test_device_with_data_is_refused(s1):
-    spare = json.loads((CACHE / "devices" / "ceph-s1-spare.json").read_text())[0]
+    spare = json.loads((CACHE / "devices" / "mol-st1-spare.json").read_text())[0]
     osds_before = _ceph_json(s1, "osd", "ls")
-    proc = _ansible("ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / "ceph.yml"), "--limit", "ceph-s1",
+    proc = _ansible("ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / "ceph.yml"), "--limit", "mol-st1",
                     "-e", json.dumps({"ceph_osd_devices": [spare]}))
     assert proc.returncode != 0
     assert "refusing to create OSDs on devices that already hold data" in proc.stdout, proc.stdout[-3000:]
@@ -292,7 +307,7 @@ def test_check_mode_diff_on_the_healthy_cluster_changes_nothing():
     proc = _ansible("ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / "ceph.yml"), "--check", "--diff")
     assert proc.returncode == 0, proc.stdout[-3000:]
     changed = _recap_changed(proc.stdout)
-    assert len(changed) == 4 and not any(changed), proc.stdout[-2000:]
+    assert len(changed) == 5 and not any(changed), proc.stdout[-2000:]  # 3 storage nodes, 2 GPU nodes
     assert "HEALTH_OK" in proc.stdout
 
 
@@ -306,10 +321,10 @@ def test_zz_ceph_conf_change_restarts_one_host_at_a_time(s1):
     out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
     assert proc.returncode == 0, out[-3000:]
     steps = re.findall(r"^TASK \[llmfleet\.baremetal\.ceph : (Restart the Ceph daemons of|Wait for the cluster to be "
-                       r"healthy again after) (ceph-s\d)", out, re.M)
-    assert steps == [(step, h) for h in ("ceph-s1", "ceph-s2", "ceph-s3") for step in
+                       r"healthy again after) (mol-st\d)", out, re.M)
+    assert steps == [(step, h) for h in ("mol-st1", "mol-st2", "mol-st3") for step in
                      ("Restart the Ceph daemons of", "Wait for the cluster to be healthy again after")], steps
     print("\n".join(re.findall(r"rolling restart: .*", out)))
-    assert len(re.findall(r"rolling restart: ceph-s\d done, HEALTH_OK", out)) == 3
+    assert len(re.findall(r"rolling restart: mol-st\d done, HEALTH_OK", out)) == 3
     assert "mon_data_avail_warn = 4" in s1.file("/etc/ceph/ceph.conf").content_string
     assert "noout" not in _ceph_json(s1, "osd", "dump")["flags"]
