@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 check() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need+=("$1"); }
 for p in docker.io debootstrap qemu-system-x86 qemu-utils openssh-client rsync bc make e2fsprogs \
-         iproute2 cpio zstd graphviz cmake build-essential ninja-build linux-image-amd64; do
+         iproute2 cpio zstd graphviz cmake build-essential ninja-build linux-image-amd64 restic; do
   check "$p"
 done
 if [ "${#need[@]}" -gt 0 ]; then

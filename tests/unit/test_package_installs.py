@@ -14,6 +14,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 NO_DAEMON = {
+    ("backup", "Install restic"): "restic: a command, no service",
     ("cuda", "Install the CUDA toolkit at exactly the planned version"): "toolkit libraries and nvcc: no service",
     ("cudnn", "Install cuDNN at exactly the planned version"): "libraries only: no service",
     ("model_server", "Install what the engines' venvs need"): "python3-venv, python3-pip: no service",
