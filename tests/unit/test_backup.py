@@ -146,5 +146,5 @@ def test_ha_standby_node_reports_inactive(tmp_path):
            "sets": plan_backup("gw2", ["gateway"], gateway_ha=True, gateway_state_dir=str(tmp_path / "not-mounted"),
                                offsite_repository=OFFSITE)["sets"]}
     assert runner.run(cfg, "gateway-audit") == 0
-    assert 'llmfleet_backup_active{set="gateway-audit"} 0' in (tmp_path / "tf" / "llmfleet_backup_gateway_audit.prom"
-                                                                ).read_text()
+    metrics = (tmp_path / "tf" / "llmfleet_backup_gateway_audit.prom").read_text()
+    assert 'llmfleet_backup_active{set="gateway-audit"} 0' in metrics
