@@ -113,3 +113,18 @@ def test_refusals_say_what_to_do(site, monkeypatch):
     (tmp / "secrets" / "storage" / "endpoint.json").unlink()
     with pytest.raises(LlmfleetError, match="no model store recorded for site t .*deploy Ceph first"):
         models.push("inv", "m", src, "v1", out=lambda _t: None)
+
+
+def test_publish_version_files_and_check_mode(site):
+    """The ceph role's ceph_models_publish (module model_publish) path: only the listed files, nothing written in
+    check mode, then published, then "already published"; a path outside the directory refused."""
+    src = site[1]
+    client = MemoryS3("e", "PUBAK", "PUBSK")
+    res = ceph_s3.publish_version(client, "models", "tiny", "v1", str(src), files=["config.json"], check_mode=True)
+    assert res["changed"] and not res["already_published"] and res["files"] == 1 and MemoryS3.writes == []
+    res = ceph_s3.publish_version(client, "models", "tiny", "v1", str(src), files=["config.json"])
+    assert res["changed"] and MemoryS3.writes == ["tiny/v1/config.json", "tiny/v1/" + ceph_s3.MANIFEST]
+    again = ceph_s3.publish_version(client, "models", "tiny", "v1", str(src), files=["config.json"], check_mode=True)
+    assert again["changed"] is False and again["already_published"]
+    with pytest.raises(ceph_s3.PublishError, match="must lie inside"):
+        ceph_s3.publish_version(client, "models", "tiny", "v2", str(src), files=["../etc/passwd"])
