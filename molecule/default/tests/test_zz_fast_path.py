@@ -64,9 +64,10 @@ def fast_path_of(run_dir):
         if ev.get("event") != "runner_on_ok" or host not in roles:
             continue
         if data.get("role"):
-            # pre-flight runs the plans (tasks/plan.yml) of the model_server role on every GPU node and of the ceph
-            # role on every storage node: they change nothing
-            plan_only = "/tasks/plan.yml:" in (data.get("task_path") or "")
+            # pre-flight runs the plans (tasks/plan.yml) of the model_server role on every GPU node (with its burn-in
+            # gate, tasks/burnin_gate.yml: a read of the node's verdict) and of the ceph role on every storage node:
+            # they change nothing
+            plan_only = any(f in (data.get("task_path") or "") for f in ("/tasks/plan.yml:", "/tasks/burnin_gate.yml:"))
             roles[host].add(data["role"] + (":plan" if plan_only else ""))
         if data.get("task") == SKIP_TASK:
             path[host] = "fast"
