@@ -135,8 +135,10 @@ def _input_changes(old, new):
     named = []
     if old.get("content") != new.get("content"):
         named.append("llmfleet's roles, plugins or playbooks")
-    named += [c.replace(" (", " (this host, ", 1) for c in _dict_changes(old.get("vars"), new.get("vars"))]
-    named += ["host " + c for c in _dict_changes(old.get("hosts"), new.get("hosts"))]
+    # this host's own variables before the other hosts (a fleet-wide change lists every host; the operator looks
+    # for what changed here first)
+    named += sorted(c.replace(" (", " (this host, ", 1) for c in _dict_changes(old.get("vars"), new.get("vars")))
+    named += sorted("host " + c for c in _dict_changes(old.get("hosts"), new.get("hosts")))
     return named
 
 
@@ -263,8 +265,9 @@ def fingerprint(watch, units=None, dpkg_status=None):
     }
 
 
-def _named(items, what):
-    items = sorted(items)
+def _named(items, what, ordered=False):
+    """``what: a, b, c and N more``; sorted unless ``ordered`` (the caller's order is the order of importance)."""
+    items = list(items) if ordered else sorted(items)
     shown = ", ".join(items[:MAX_NAMED])
     more = " and %d more" % (len(items) - MAX_NAMED) if len(items) > MAX_NAMED else ""
     return "%s: %s%s" % (what, shown, more)
@@ -290,7 +293,7 @@ def compare(stamp, inputs, current, now, max_age=0):
     reasons = []
     if (stamp.get("inputs") or {}).get("digest") != inputs.get("digest"):
         reasons.append(_named(_input_changes(stamp.get("inputs"), inputs) or ["(not named)"],
-                              "inputs changed since the last converge"))
+                              "inputs changed since the last converge", ordered=True))
     age = now - float(stamp.get("verified_at") or 0)
     if max_age and age > max_age:
         reasons.append("last full converge %d s ago, older than llmfleet_fast_path_max_age (%d s)" % (age, max_age))

@@ -186,5 +186,15 @@ def test_changed_inputs_are_named():
     after = fast_path_inputs(hv, ["gpu1", "mon1"], "gpu1")
     stamp = {"schema": cs.SCHEMA, "inputs": before, "fingerprint": {}}
     assert cs.compare(stamp, after, {}, now=0) == [
-        "inputs changed since the last converge: host mon1 (modified), model_server_instances (this host, modified)"]
+        "inputs changed since the last converge: model_server_instances (this host, modified), host mon1 (modified)"]
+    # this host's own variables come first, before a fleet-wide list of other hosts cuts them off ("and N more")
+    for h in ("st1", "st2", "st3", "st4", "st5"):
+        hv[h] = dict(hv["mon1"])
+    before = fast_path_inputs(hv, ["gpu1", "mon1", "st1", "st2", "st3", "st4", "st5"], "gpu1")
+    for h in hv:
+        hv[h]["llmfleet_serving_serial"] = 2  # an extra variable: every host's inputs change
+    after = fast_path_inputs(hv, ["gpu1", "mon1", "st1", "st2", "st3", "st4", "st5"], "gpu1")
+    reason = cs.compare(dict(stamp, inputs=before), after, {}, now=0)[0]
+    assert reason.startswith("inputs changed since the last converge: llmfleet_serving_serial (this host, added), "
+                             "host mon1 (modified)") and reason.endswith(" and 2 more"), reason
     assert fast_path_inputs(hv, ["gpu1"], "gpu1", raw=True)["gpu1"]["model_server_instances"] == [{"model": "other"}]
