@@ -37,7 +37,7 @@ def push(inventory: Path, name: str, src: Path, version: str | None, out=print) 
         ceph_s3.check_name("model name", name)
         if version is not None:
             ceph_s3.check_name("version", version)
-        ceph_s3.local_entries(str(src))  # refusals before the store is looked up
+        entries = ceph_s3.local_entries(str(src))  # refusals before the store is looked up; hashed once
     except ceph_s3.PublishError as exc:
         raise LlmfleetError(str(exc)) from exc
     rec = store_record(lab.load_inventory(inventory))
@@ -48,7 +48,7 @@ def push(inventory: Path, name: str, src: Path, version: str | None, out=print) 
                             f"{exc}") from exc
     client = ceph_s3.S3Client(rec["endpoints"][0], creds["access_key"], creds["secret_key"])
     try:
-        res = ceph_s3.publish_version(client, rec["bucket"], name, version, str(src))
+        res = ceph_s3.publish_version(client, rec["bucket"], name, version, str(src), entries=entries)
     except ceph_s3.PublishError as exc:
         raise LlmfleetError(str(exc).replace("another version", "another --version")) from exc
     except ceph_s3.S3Error as exc:

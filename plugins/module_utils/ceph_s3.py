@@ -368,16 +368,17 @@ def local_entries(src_dir, files=None):
     return entries
 
 
-def publish_version(client, bucket, name, version, src_dir, files=None, check_mode=False):
+def publish_version(client, bucket, name, version, src_dir, files=None, check_mode=False, entries=None):
     """Register one model version: every file and ``MANIFEST.sha256`` last, unless the same manifest is there.
 
     Versions are immutable: other content under an existing version raises PublishError. ``version`` None is the
     content's digest (``sha256-<12 hex>``). Returns name, version, files, bytes, bucket, changed and
-    ``already_published``; a publish that ran also ``seconds``."""
+    ``already_published``; a publish that ran also ``seconds``. ``entries``: local_entries() the caller already
+    computed (each file is hashed once)."""
     check_name("model name", name)
     if version is not None:
         check_name("version", version)
-    entries = local_entries(src_dir, files)
+    entries = list(entries) if entries is not None else local_entries(src_dir, files)
     manifest = format_manifest(entries)
     version = version or "sha256-" + hashlib.sha256(manifest.encode("utf-8")).hexdigest()[:12]
     try:
