@@ -303,12 +303,8 @@ def test_device_with_data_is_refused(s1):
     assert _ceph_json(s1, "osd", "ls") == osds_before
 
 
-def test_check_mode_diff_on_the_healthy_cluster_changes_nothing():
-    proc = _ansible("ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / "ceph.yml"), "--check", "--diff")
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    changed = _recap_changed(proc.stdout)
-    assert len(changed) == 5 and not any(changed), proc.stdout[-2000:]  # 3 storage nodes, 2 GPU nodes
-    assert "HEALTH_OK" in proc.stdout
+# Check mode on the healthy cluster: test_zz_fleet_reliability.py's `--check --diff` of the whole site (ceph.yml
+# included) asserts changed=0 on every host; a second check run of ceph.yml alone here cost the CI budget 40-60 s.
 
 
 def test_zz_ceph_conf_change_restarts_one_host_at_a_time(s1):
