@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import gateway_keys as gk
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import gateway_plan as gp
 # Ansible's lazy containers and tagged strings as plain Python values (numbers and booleans kept)
-from ansible_collections.llmfleet.baremetal.plugins.filter.ha import _plain
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.plain import plain as _plain
 
 
 def gateway_key_store(keys, served_models=None, min_length=gk.MIN_LENGTH, file_keys=None):

@@ -13,17 +13,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.ha_plan import check_plan
-
-
-def _plain(value):
-    """Ansible's lazy containers and tagged strings as plain Python values."""
-    if isinstance(value, Mapping):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        return value
-    return str(value)
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.plain import plain as _plain
 
 
 def ha_plan_check(plan):

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import alertmanager as am
 # Ansible's lazy containers and tagged strings as plain Python values (numbers and booleans kept)
-from ansible_collections.llmfleet.baremetal.plugins.filter.ha import _plain
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.plain import plain as _plain
 
 
 def alertmanager_config(receivers, route=None):

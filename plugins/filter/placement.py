@@ -15,17 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.irq_plan import IrqPlanError, plan_irq_affinity
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
     PlacementError, checked_cpulist, placement_document, systemd_numa_settings as _systemd_numa_settings)
-
-
-def _plain(value):
-    """Ansible lazy containers / unsafe strings -> plain Python."""
-    if isinstance(value, Mapping):
-        return dict((str(k) if not isinstance(k, int) else k, _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.plain import plain as _plain
 
 
 def numa_placement(host, gpu_snapshot=None, groups=None, reserved_cpus="", os_cpus_per_node=0, irq_cpus_per_node=0,

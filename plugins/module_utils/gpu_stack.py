@@ -19,16 +19,7 @@ __metaclass__ = type
 
 import re
 
-try:
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils import nvidia_compat as _compat
-except ImportError:  # unit tests / device scripts without the collection installed
-    import importlib.util
-    import os
-
-    _spec = importlib.util.spec_from_file_location(
-        "nvidia_compat", os.path.join(os.path.dirname(os.path.abspath(__file__)), "nvidia_compat.py"))
-    _compat = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_compat)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils import nvidia_compat as _compat
 
 CompatError = _compat.CompatError
 

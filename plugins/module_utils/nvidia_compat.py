@@ -16,16 +16,7 @@ __metaclass__ = type
 import datetime
 import re
 
-try:
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils import nvidia_compat_data as _data
-except ImportError:  # unit tests / CLI without the collection installed
-    import importlib.util
-    import os
-
-    _spec = importlib.util.spec_from_file_location(
-        "nvidia_compat_data", os.path.join(os.path.dirname(os.path.abspath(__file__)), "nvidia_compat_data.py"))
-    _data = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_data)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils import nvidia_compat_data as _data
 
 __all__ = [
     "CompatError", "parse_version", "cuda_min_driver", "driver_supports_cuda", "cudnn_supports",

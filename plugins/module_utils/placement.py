@@ -17,24 +17,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
-        format_cpulist, parse_cpulist)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
-except ImportError:  # unit tests / CLI without the collection on sys.path: load siblings by path
-    import importlib.util
-    import os
-
-    def _sibling(name):
-        spec = importlib.util.spec_from_file_location(
-            "llmfleet_" + name, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-    _probe = _sibling("host_probe")
-    format_cpulist, parse_cpulist = _probe.format_cpulist, _probe.parse_cpulist
-    gpu_groups = _sibling("topology").gpu_groups
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
+    format_cpulist, parse_cpulist)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
 
 __all__ = [
     "SCHEMA_VERSION", "PlacementError", "SMT_MODES", "SPLIT_MODES", "POLICIES", "checked_cpulist", "host_cpus",

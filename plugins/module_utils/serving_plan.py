@@ -27,32 +27,12 @@ __metaclass__ = type
 import copy
 import re
 
-try:
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
-        format_cpulist, parse_cpulist)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
-        PlacementError, host_cpus, plan_placement, systemd_numa_settings)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.spec_values import memory_size, secret_env_names
-except ImportError:  # unit tests without the collection on sys.path: load siblings by path
-    import importlib.util
-    import os
-
-    def _sibling(name):
-        spec = importlib.util.spec_from_file_location(
-            "llmfleet_" + name, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-    gpu_groups = _sibling("topology").gpu_groups
-    _probe = _sibling("host_probe")
-    format_cpulist, parse_cpulist = _probe.format_cpulist, _probe.parse_cpulist
-    _placement = _sibling("placement")
-    PlacementError, host_cpus, plan_placement, systemd_numa_settings = (
-        _placement.PlacementError, _placement.host_cpus, _placement.plan_placement, _placement.systemd_numa_settings)
-    _spec_values = _sibling("spec_values")
-    memory_size, secret_env_names = _spec_values.memory_size, _spec_values.secret_env_names
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.topology import gpu_groups
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
+    format_cpulist, parse_cpulist)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
+    PlacementError, host_cpus, plan_placement, systemd_numa_settings)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.spec_values import memory_size, secret_env_names
 
 __all__ = ["ServingPlanError", "ENGINES", "DEFAULT_ENGINES", "plan_instances", "allocate_gpu_groups", "resolve_models"]
 

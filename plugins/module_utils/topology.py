@@ -18,31 +18,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.nvidia_compat import (
-        CompatError, evaluate_stack, gpu_to_cc, parse_version)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
-        format_cpulist, parse_cpulist)
-    from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import (
-        acs_names, gpudirect_rdma, p2p_redirect)
-except ImportError:  # unit tests / CLI without the collection on sys.path: load siblings by path
-    import importlib.util
-    import os
-
-    def _sibling(name):
-        spec = importlib.util.spec_from_file_location(
-            "llmfleet_" + name, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-    _compat = _sibling("nvidia_compat")
-    _probe = _sibling("host_probe")
-    CompatError, evaluate_stack, gpu_to_cc, parse_version = (
-        _compat.CompatError, _compat.evaluate_stack, _compat.gpu_to_cc, _compat.parse_version)
-    format_cpulist, parse_cpulist = _probe.format_cpulist, _probe.parse_cpulist
-    _fabric = _sibling("fabric_checks")
-    acs_names, gpudirect_rdma, p2p_redirect = _fabric.acs_names, _fabric.gpudirect_rdma, _fabric.p2p_redirect
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.nvidia_compat import (
+    CompatError, evaluate_stack, gpu_to_cc, parse_version)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (
+    format_cpulist, parse_cpulist)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import (
+    acs_names, gpudirect_rdma, p2p_redirect)
 
 __all__ = [
     "TopologyError", "EXPECT_KEYS", "GPU_KEYS", "validate_expect", "expects_gpus", "evaluate", "check_topology",

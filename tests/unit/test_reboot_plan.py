@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / ".collections"))
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.reboot_plan import (  # noqa: E402
     RebootPlanError, describe, plan_reboots)
-from ansible_collections.llmfleet.baremetal.plugins.filter.reboot import reboot_plan  # noqa: E402
+from ansible_collections.llmfleet.baremetal.plugins.filter.reboot import FilterModule, reboot_plan  # noqa: E402
 
 ORDER = ["gpu1", "gpu2", "gpu3", "gw1", "gw2", "st1", "st2", "st3"]
 GATEWAYS = ["gw1", "gw2"]
@@ -89,5 +89,5 @@ def test_the_filter_wraps_refusals_and_adds_the_lines():
     out = reboot_plan(every(["gw1", "gw2"]), 2, [GATEWAYS], ORDER)
     assert out["lines"] == ["batch 1/2: gw1 (nvidia_driver: driver 580.95.05 installed)",
                             "batch 2/2: gw2 (nvidia_driver: driver 580.95.05 installed)"]
-    with pytest.raises(AnsibleFilterError, match="reboot plan refused: llmfleet_reboot_serial"):
-        reboot_plan(every(["gw1"]), 0)
+    with pytest.raises(AnsibleFilterError, match="^reboot_plan: llmfleet_reboot_serial"):
+        FilterModule().filters()["reboot_plan"](every(["gw1"]), 0)
