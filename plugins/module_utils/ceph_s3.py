@@ -42,6 +42,13 @@ __all__ = ["S3Error", "S3Client", "sign_v4", "parse_manifest", "format_manifest"
            "MANIFEST", "READY"]
 
 MANIFEST = "MANIFEST.sha256"
+#: the S3 connection options of every module that talks to the RGW (documented by doc_fragments/s3.py)
+S3_ARGUMENT_SPEC = dict(
+    endpoint=dict(type="str", required=True),
+    access_key=dict(type="str", required=True, no_log=True),
+    secret_key=dict(type="str", required=True, no_log=True),
+    region=dict(type="str", default="default"),
+)
 READY = ".ready"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

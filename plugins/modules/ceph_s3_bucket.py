@@ -19,19 +19,10 @@ description:
   - Talks S3 (AWS Signature V4, Python standard library) to O(endpoint) as the bucket owner, creates O(name)
     when missing and sets a bucket policy that lets O(readers) list the bucket and get its objects and nothing
     else (no put, no delete, no other bucket).
+  - The S3 keys (O(access_key), O(secret_key)) are those of the bucket's owner.
+extends_documentation_fragment:
+  - llmfleet.baremetal.s3
 options:
-  endpoint:
-    description: RGW endpoint URL, e.g. C(http://10.0.0.11:7480).
-    type: str
-    required: true
-  access_key:
-    description: The owner's S3 access key.
-    type: str
-    required: true
-  secret_key:
-    description: The owner's S3 secret key.
-    type: str
-    required: true
   name:
     description: Bucket name.
     type: str
@@ -41,10 +32,6 @@ options:
     type: list
     elements: str
     default: []
-  region:
-    description: SigV4 region (the RGW zonegroup's api name; RGW accepts C(default)).
-    type: str
-    default: default
 attributes:
   check_mode:
     description: Reports whether the bucket or its policy would change.
@@ -78,18 +65,15 @@ policy_changed:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import (
-    S3Client, S3Error, ensure_bucket, read_only_policy)
+    S3_ARGUMENT_SPEC, S3Client, S3Error, ensure_bucket, read_only_policy)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            endpoint=dict(type="str", required=True),
-            access_key=dict(type="str", required=True, no_log=True),
-            secret_key=dict(type="str", required=True, no_log=True),
+            S3_ARGUMENT_SPEC,
             name=dict(type="str", required=True),
             readers=dict(type="list", elements="str", default=[]),
-            region=dict(type="str", default="default"),
         ),
         supports_check_mode=True,
     )

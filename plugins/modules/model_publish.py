@@ -21,19 +21,10 @@ description:
     half-written version. The same code as C(llmfleet model push).
   - Versions are immutable. The same content under the same version again changes nothing; other content under an
     existing version fails, naming it.
+  - The S3 keys (O(access_key), O(secret_key)) are those of the publisher, an RGW user with write access to the bucket.
+extends_documentation_fragment:
+  - llmfleet.baremetal.s3
 options:
-  endpoint:
-    description: RGW endpoint URL, e.g. C(http://10.0.0.11:7480).
-    type: str
-    required: true
-  access_key:
-    description: The publisher's S3 access key.
-    type: str
-    required: true
-  secret_key:
-    description: The publisher's S3 secret key.
-    type: str
-    required: true
   bucket:
     description: The models bucket.
     type: str
@@ -55,10 +46,6 @@ options:
     type: list
     elements: str
     default: []
-  region:
-    description: SigV4 region.
-    type: str
-    default: default
 attributes:
   check_mode:
     description: Reports whether the version would be published; uploads nothing.
@@ -107,21 +94,18 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import (
-    PublishError, S3Client, S3Error, publish_version)
+    S3_ARGUMENT_SPEC, PublishError, S3Client, S3Error, publish_version)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            endpoint=dict(type="str", required=True),
-            access_key=dict(type="str", required=True, no_log=True),
-            secret_key=dict(type="str", required=True, no_log=True),
+            S3_ARGUMENT_SPEC,
             bucket=dict(type="str", required=True),
             name=dict(type="str", required=True),
             version=dict(type="str", default=""),
             src=dict(type="path", required=True),
             files=dict(type="list", elements="str", default=[]),
-            region=dict(type="str", default="default"),
         ),
         supports_check_mode=True,
     )

@@ -21,19 +21,10 @@ description:
     with a C(.ready) marker. A mismatch fails and leaves nothing in place.
   - A version already present with the same manifest and a C(.ready) marker is left alone (C(changed=false)).
   - Returns the bytes moved and the throughput.
+  - The S3 keys (O(access_key), O(secret_key)) are those of a read-only RGW user (the ceph role makes one per site).
+extends_documentation_fragment:
+  - llmfleet.baremetal.s3
 options:
-  endpoint:
-    description: RGW endpoint URL.
-    type: str
-    required: true
-  access_key:
-    description: S3 access key (a read-only user).
-    type: str
-    required: true
-  secret_key:
-    description: S3 secret key.
-    type: str
-    required: true
   bucket:
     description: Bucket of the models.
     type: str
@@ -62,10 +53,6 @@ options:
     description: Download and verify again even when the version is present.
     type: bool
     default: false
-  region:
-    description: SigV4 region.
-    type: str
-    default: default
   reserve_mb:
     description:
       - Space (MiB) that must stay free on the filesystem of O(root) after the pull. The sizes of every file are
@@ -143,15 +130,13 @@ ready:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import S3Client, S3Error, sync_model
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.ceph_s3 import S3_ARGUMENT_SPEC, S3Client, S3Error, sync_model
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            endpoint=dict(type="str", required=True),
-            access_key=dict(type="str", required=True, no_log=True),
-            secret_key=dict(type="str", required=True, no_log=True),
+            S3_ARGUMENT_SPEC,
             bucket=dict(type="str", default="models"),
             name=dict(type="str", required=True),
             version=dict(type="str", required=True),
@@ -159,7 +144,6 @@ def main():
             parallel=dict(type="int", default=4),
             part_size_mb=dict(type="int", default=32),
             force=dict(type="bool", default=False),
-            region=dict(type="str", default="default"),
             reserve_mb=dict(type="int", default=1024),
         ),
         supports_check_mode=True,
