@@ -48,16 +48,16 @@ def latest_deploy(run_root: Path | None = None) -> dict | None:
     return None
 
 
-PLAN_TASK = "Plan this host's model servers (instances and group members)"
-# a GPU node on site.yml's fast path skips the model_server role; its instances come back from its converge stamp
-FAST_PATH_TASK = "Keep the model servers of a skipped GPU node for the monitoring server and rolling restarts"
-_PLAN_FACT = {PLAN_TASK: "__model_server_plan", FAST_PATH_TASK: "llmfleet_model_servers"}
+# The facts that carry a host's model-server instances (docs/shared-facts.md): the shared llmfleet_model_servers (set
+# by the model_server role, or by the fast path from the stamp of a GPU node that skipped its layers) and the role's
+# own plan (set before any change, so a run that failed later still shows what it planned). Found by fact name in any
+# task's result, never by task name.
+PLAN_FACTS = ("llmfleet_model_servers", "__model_server_plan")
 
 
 def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[str, list[dict]]:
-    """Model-server instances per host as the last site deploy planned them (the model_server role's plan task, or
-    for a host on the fast path the instances its stamp kept; read from that run's events.json: name, unit, GPUs,
-    CPUs, port)."""
+    """Model-server instances per host as the last site deploy planned them (read from that run's events.json: name,
+    unit, GPUs, CPUs, port); the last event that set one of PLAN_FACTS wins."""
     if not deploy or not deploy.get("_run"):
         return {}
     events = (run_root or paths.RUNS) / deploy["_run"] / "events.json"
@@ -66,11 +66,14 @@ def deploy_instances(deploy: dict | None, run_root: Path | None = None) -> dict[
     out: dict[str, list[dict]] = {}
     for ev in json.loads(events.read_text()):
         data = ev.get("event_data") or {}
-        if ev.get("event") != "runner_on_ok" or data.get("task") not in _PLAN_FACT:
+        if ev.get("event") != "runner_on_ok":
             continue
-        plan = ((data.get("res") or {}).get("ansible_facts") or {}).get(_PLAN_FACT[data["task"]]) or []
+        facts = (data.get("res") or {}).get("ansible_facts") or {}
+        name = next((f for f in PLAN_FACTS if isinstance(facts.get(f), list)), None)
+        if name is None:
+            continue
         out[data.get("host")] = [{k: inst.get(k) for k in _INSTANCE_KEYS + (_GROUP_KEYS if "group" in inst else ())}
-                                 for inst in plan if isinstance(inst, dict)]
+                                 for inst in facts[name] if isinstance(inst, dict)]
     return out
 
 

@@ -32,9 +32,9 @@ def runs(tmp_path):
     plan = [{"name": "tp2-0", "unit": "llmfleet-model-tp2-0.service", "engine": "llama_cpp", "model": "tiny",
              "gpus": [0, 1], "cpus": "0-1", "systemd": {"CPUAffinity": "0-1"}}]
     (new / "events.json").write_text(json.dumps([
-        {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": report.PLAN_TASK,
+        {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": "Plan this host's model servers",
                                                  "res": {"ansible_facts": {"__model_server_plan": plan}}}},
-        {"event": "runner_on_ok", "event_data": {"host": "gpu2", "task": report.FAST_PATH_TASK,
+        {"event": "runner_on_ok", "event_data": {"host": "gpu2", "task": "Keep the model servers of a skipped GPU node",
                                                  "res": {"ansible_facts": {"llmfleet_model_servers": plan}}}},
         {"event": "runner_on_ok", "event_data": {"host": "gpu1", "task": "something else", "res": {}}}]))
     (new / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False,
@@ -80,10 +80,14 @@ def test_instances_of_a_host_on_the_fast_path_come_from_its_stamp(runs):
     assert report.deploy_instances(deploy, runs)["gpu2"][0]["unit"] == "llmfleet-model-tp2-0.service"
 
 
-def test_the_task_names_the_report_reads_exist():
+def test_the_facts_the_report_reads_are_set_where_the_contract_says():
+    # docs/shared-facts.md: the model_server role and the fast path set llmfleet_model_servers, the role's plan
+    # __model_server_plan; the report finds them by fact name, whatever the task is called
     root = Path(__file__).resolve().parents[2]
-    assert "- name: %s\n" % report.FAST_PATH_TASK in (root / "playbooks" / "site.yml").read_text()
-    assert "- name: %s\n" % report.PLAN_TASK in (root / "roles" / "model_server" / "tasks" / "plan.yml").read_text()
+    assert "    llmfleet_model_servers:" in (root / "roles" / "model_server" / "tasks" / "configure.yml").read_text()
+    assert "    llmfleet_model_servers:" in (root / "roles" / "fast_path" / "tasks" / "check.yml").read_text()
+    assert "    __model_server_plan:" in (root / "roles" / "model_server" / "tasks" / "plan.yml").read_text()
+    assert report.PLAN_FACTS == ("llmfleet_model_servers", "__model_server_plan")
 
 
 def test_a_group_is_drawn_across_its_nodes(tmp_path):
@@ -97,7 +101,7 @@ def test_a_group_is_drawn_across_its_nodes(tmp_path):
     replica = {"name": "lab-0", "unit": "llmfleet-model-lab-0.service", "engine": "llama_cpp", "model": "tiny",
                "gpus": [], "cpus": "", "port": 8101}
     (run / "events.json").write_text(json.dumps([
-        {"event": "runner_on_ok", "event_data": {"host": h, "task": report.PLAN_TASK,
+        {"event": "runner_on_ok", "event_data": {"host": h, "task": "Plan this host's model servers",
                                                  "res": {"ansible_facts": {"__model_server_plan": plan}}}}
         for h, plan in (("gpu2", [replica, worker]), ("gpu1", [replica, leader]))]))
     (run / "summary.json").write_text(json.dumps({"playbook": "site.yml", "check": False, "hosts": {}}))

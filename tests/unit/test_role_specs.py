@@ -8,6 +8,11 @@ import yaml
 ROLES = sorted(p for p in (Path(__file__).resolve().parents[2] / "roles").iterdir() if p.is_dir())
 
 
+# A role whose public variables are site-wide switches that inventories and `llmfleet deploy` set by their llmfleet_
+# name (docs/shared-facts.md): the prefix they must have instead of the role's.
+SITE_SWITCH_PREFIX = {"fast_path": "llmfleet_fast_path"}
+
+
 @pytest.mark.parametrize("role", ROLES, ids=[r.name for r in ROLES])
 def test_argument_specs_match_defaults(role):
     defaults_file = role / "defaults" / "main.yml"
@@ -17,7 +22,8 @@ def test_argument_specs_match_defaults(role):
     options = spec["argument_specs"]["main"]["options"]
     assert set(defaults) == set(options), f"{role.name}: defaults vs argument_specs differ"
     for name, value in defaults.items():
-        assert name.startswith(f"{role.name}_"), f"{role.name}: public variable {name} lacks the role prefix"
+        prefix = SITE_SWITCH_PREFIX.get(role.name, f"{role.name}_")
+        assert name.startswith(prefix), f"{role.name}: public variable {name} lacks the role prefix"
         opt = options[name]
         assert "description" in opt, f"{role.name}: {name} has no description"
         if isinstance(value, str) and "{{" in value:
