@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025 llmfleet engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja filters: GPU group -> NUMA placement, systemd settings and IRQ affinity plans
-(docs: the .yml sidecars, docs/tuning-numa-irq.md)."""
+"""Jinja filters: GPU group -> NUMA placement, systemd settings, cpulist checks (docs: the .yml sidecars,
+docs/tuning-numa-irq.md); the IRQ plan is in irq.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.baremetal.plugins.module_utils.irq_plan import IrqPlanError, plan_irq_affinity
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.placement import (
     PlacementError, checked_cpulist, placement_document, systemd_numa_settings as _systemd_numa_settings)
 from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.plain import plain as _plain
@@ -39,16 +38,6 @@ def systemd_numa_settings(entry, policy="auto"):
         raise AnsibleFilterError(str(exc))
 
 
-def irq_plan(irqs, host, allowed_cpus=None, reserved="", host_name=None, allowed_var="irq_affinity_cpus",
-             reserved_var="irq_affinity_reserved_cpus"):
-    """{irq: cpulist} from an IRQ list (module_utils/irq_plan.py plan_irq_affinity)."""
-    try:
-        return plan_irq_affinity(_plain(irqs), _plain(host), _plain(allowed_cpus) or None, _plain(reserved) or "",
-                                 host_name and str(host_name), str(allowed_var), str(reserved_var))
-    except IrqPlanError as exc:
-        raise AnsibleFilterError(str(exc))
-
-
 def cpulist_problems(value, host, variable, host_name=None):
     """[] when value is a valid cpulist of CPUs this host has, else [message naming the variable and host]."""
     try:
@@ -59,12 +48,11 @@ def cpulist_problems(value, host, variable, host_name=None):
 
 
 class FilterModule(object):
-    """NUMA placement and IRQ affinity filters."""
+    """NUMA placement filters."""
 
     def filters(self):
         return {
             "numa_placement": numa_placement,
             "systemd_numa_settings": systemd_numa_settings,
-            "irq_plan": irq_plan,
             "cpulist_problems": cpulist_problems,
         }

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.llmfleet.baremetal.plugins.filter import placement as filt
+from ansible_collections.llmfleet.baremetal.plugins.filter import irq as filt
 from ansible_collections.llmfleet.baremetal.plugins.module_utils import irq_plan as ip
 
 HOST = {

@@ -6,7 +6,7 @@ import json
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.llmfleet.baremetal.plugins.filter.serving import model_server_targets
+from ansible_collections.llmfleet.baremetal.plugins.filter.monitoring import model_server_targets
 
 INST = [{"name": "lab-0", "port": 8101, "enabled": True}, {"name": "off", "port": 8102, "enabled": False}]
 

@@ -86,8 +86,9 @@ def test_check_entry_and_local_url():
 def test_targets_leave_out_group_workers():
     plan = filt.model_server_groups([SPEC], hostvars(), MODELS, cidr="10.40.0.0/24")
     leader, worker = plan["groups"][0]["ranks"]
-    assert [t["name"] for t in filt.model_server_targets("srv-gpu2", this_run=[worker])] == []
-    assert [t["name"] for t in filt.model_server_targets("srv-gpu1", this_run=[leader])] == ["split-leader"]
+    from ansible_collections.llmfleet.baremetal.plugins.filter.monitoring import model_server_targets
+    assert [t["name"] for t in model_server_targets("srv-gpu2", this_run=[worker])] == []
+    assert [t["name"] for t in model_server_targets("srv-gpu1", this_run=[leader])] == ["split-leader"]
 
 
 def test_nccl_transport_check_on_the_cited_logs():

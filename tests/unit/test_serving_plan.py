@@ -262,7 +262,8 @@ def test_filter_wraps_errors():
 
 
 def test_alert_rule_for_override():
-    f = filt.FilterModule().filters()["alert_rules_override"]
+    from ansible_collections.llmfleet.baremetal.plugins.filter import monitoring
+    f = monitoring.FilterModule().filters()["alert_rules_override"]
     rules = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "2m"},
                                                 {"alert": "B", "expr": "x", "for": "5m"},
                                                 {"record": "r", "expr": "y"}]}]}
