@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.addr_plan import AddrPlanError, plan_fabric
+# the fabric ports and NCCL's IB environment are pure functions of the plans and the rdma_facts (module_utils/rdma.py)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import fabric_ports, nccl_ib_env
 
 
 def fabric_address(fabric, hosts, host, all_fabrics=None, index=None):
@@ -73,44 +75,6 @@ def fabric_plans(fabrics, groups, host, default_group="rdma_nodes", interfaces=N
         })
         out.append(plan)
     return out
-
-
-def fabric_ports(plans, rdma_facts):
-    """Join fabric plans with ``ansible_facts.llmfleet_rdma``: one row per fabric with the RDMA device, port and the
-    GID index to use (RoCE v2 index on RoCE, 0 on InfiniBand); device None where the netdev has no RDMA device."""
-    by_netdev = (rdma_facts or {}).get("by_netdev") or {}
-    out = []
-    for plan in plans or []:
-        port = by_netdev.get(plan.get("interface")) or {}
-        roce = plan.get("mode", "roce") == "roce"
-        out.append({
-            "fabric": plan.get("fabric"),
-            "interface": plan.get("interface"),
-            "address": plan.get("address"),
-            "cidr": plan.get("cidr"),
-            "mode": plan.get("mode", "roce"),
-            "device": port.get("device"),
-            "port": port.get("port"),
-            "state": port.get("state"),
-            "gid_index": (port.get("roce_v2_gid_index") if roce else 0) if port else None,
-        })
-    return out
-
-
-def nccl_ib_env(ports):
-    """``NCCL_IB_HCA`` / ``NCCL_IB_GID_INDEX`` for the fabric ports (from fabric_ports); {} without RDMA devices."""
-    found = [p for p in ports or [] if p.get("device")]
-    if not found:
-        return {}
-    hcas = []
-    for p in found:
-        name = "%s:%s" % (p["device"], p["port"]) if p.get("port") is not None else p["device"]
-        if name not in hcas:
-            hcas.append(name)
-    env = {"NCCL_IB_HCA": ",".join(hcas)}
-    if found[0].get("gid_index") is not None:
-        env["NCCL_IB_GID_INDEX"] = str(found[0]["gid_index"])
-    return env
 
 
 class FilterModule(object):

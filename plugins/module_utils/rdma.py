@@ -31,7 +31,8 @@ ZERO_GID = "0000:0000:0000:0000:0000:0000:0000:0000"
 _V4_MAPPED_PREFIX = "0000:0000:0000:0000:0000:ffff:"
 _STATE_RE = re.compile(r"^\s*(\d+)\s*:\s*(\S+)")
 
-__all__ = ["SCHEMA_VERSION", "parse_gid", "parse_state", "choose_roce_v2_gid", "read_gid_table", "collect_rdma", "not_ready"]
+__all__ = ["SCHEMA_VERSION", "parse_gid", "parse_state", "choose_roce_v2_gid", "read_gid_table", "collect_rdma", "not_ready",
+           "fabric_ports", "nccl_ib_env"]
 
 
 def parse_state(text):
@@ -264,3 +265,41 @@ def not_ready(facts, expect):
                 problems.append("%s: no RoCE v2 GID carries the fabric address %s (chosen index %s)"
                                 % (where, address, port["roce_v2_gid_index"]))
     return problems
+
+
+def fabric_ports(plans, rdma_facts):
+    """Join fabric plans with ``ansible_facts.llmfleet_rdma``: one row per fabric with the RDMA device, port and the
+    GID index to use (RoCE v2 index on RoCE, 0 on InfiniBand); device None where the netdev has no RDMA device."""
+    by_netdev = (rdma_facts or {}).get("by_netdev") or {}
+    out = []
+    for plan in plans or []:
+        port = by_netdev.get(plan.get("interface")) or {}
+        roce = plan.get("mode", "roce") == "roce"
+        out.append({
+            "fabric": plan.get("fabric"),
+            "interface": plan.get("interface"),
+            "address": plan.get("address"),
+            "cidr": plan.get("cidr"),
+            "mode": plan.get("mode", "roce"),
+            "device": port.get("device"),
+            "port": port.get("port"),
+            "state": port.get("state"),
+            "gid_index": (port.get("roce_v2_gid_index") if roce else 0) if port else None,
+        })
+    return out
+
+
+def nccl_ib_env(ports):
+    """``NCCL_IB_HCA`` / ``NCCL_IB_GID_INDEX`` for the fabric ports (from fabric_ports); {} without RDMA devices."""
+    found = [p for p in ports or [] if p.get("device")]
+    if not found:
+        return {}
+    hcas = []
+    for p in found:
+        name = "%s:%s" % (p["device"], p["port"]) if p.get("port") is not None else p["device"]
+        if name not in hcas:
+            hcas.append(name)
+    env = {"NCCL_IB_HCA": ",".join(hcas)}
+    if found[0].get("gid_index") is not None:
+        env["NCCL_IB_GID_INDEX"] = str(found[0]["gid_index"])
+    return env
