@@ -103,7 +103,7 @@ def test_fast_path_skips_unchanged_hosts_and_repairs_drift():
     assert path == {h: "fast" for h in HOSTS}, path
     assert summary["changed_total"] == 0
     plans = {"mol-gpu": {"model_server:plan"}, "mol-st": {"ceph:plan"}, "mol-svc": set()}
-    assert roles == {h: {"preflight", "fast_path"} | plans[h.rstrip("0123456789")] for h in HOSTS}, roles
+    assert roles == {h: {"preflight", "facts", "fast_path"} | plans[h.rstrip("0123456789")] for h in HOSTS}, roles
 
     # 3. drift on two hosts: those two take the full path, it is repaired, the third stays on the fast path
     conf = sh("mol-gpu1", "ls /etc/sysctl.d/*llmfleet*.conf").split()[0]
