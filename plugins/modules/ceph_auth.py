@@ -19,6 +19,8 @@ description:
   - Reads the entity with C(ceph auth get) and imports it (C(ceph auth import) from standard input, the key never
     on a command line) when it is missing or its key or caps differ. Needs the admin keyring on the host.
   - Keys are generated on the controller (M(llmfleet.baremetal.ceph_secrets)); this module never generates one.
+extends_documentation_fragment:
+  - llmfleet.baremetal.ceph
 options:
   entity:
     description: Entity name, e.g. C(client.bootstrap-osd) or C(mgr.ceph1).
@@ -32,10 +34,6 @@ options:
     description: Caps per service (C(mon), C(mgr), C(osd), C(mds)), e.g. C({mon = "profile bootstrap-osd"}).
     type: dict
     default: {}
-  cluster:
-    description: Cluster name.
-    type: str
-    default: ceph
 attributes:
   check_mode:
     description: Reports whether the entity would be imported.

@@ -20,6 +20,8 @@ description:
     in O(allow)), every PG is C(active+clean) and, when O(expect_osds) is set, that many OSDs are up and in.
   - Fails after O(timeout) seconds listing the health checks that are not allowed, the PG states and the OSD
     counts. Never changes anything.
+extends_documentation_fragment:
+  - llmfleet.baremetal.ceph
 options:
   timeout:
     description: Seconds to wait.
@@ -38,10 +40,6 @@ options:
     description: Number of OSDs that must be up and in (0 = do not check).
     type: int
     default: 0
-  cluster:
-    description: Cluster name.
-    type: str
-    default: ceph
 attributes:
   check_mode:
     description: Read-only; runs the same in check mode.

@@ -25,6 +25,8 @@ description:
     (C(ceph-volume raw activate --no-systemd)) and enables and starts C(ceph-osd@ID).
   - Setting and clearing the C(noup) flag around the creation of several OSDs is the caller's job (the ceph
     role does it cluster-wide).
+extends_documentation_fragment:
+  - llmfleet.baremetal.ceph
 options:
   devices:
     description: Block devices for OSDs (whole devices; one OSD each).
@@ -44,10 +46,6 @@ options:
     description: Destroy whatever a C(foreign) device holds before using it.
     type: bool
     default: false
-  cluster:
-    description: Cluster name.
-    type: str
-    default: ceph
 attributes:
   check_mode:
     description: Inspects and reports what would be created; changes nothing.

@@ -20,6 +20,8 @@ description:
     C(size) and C(min_size) to O(size) and O(min_size).
   - With O(enforce_all=true) every other pool of the cluster (those the daemons create themselves, such as
     C(device_health_metrics) or RGW's) gets the same C(size) and C(min_size), so no pool keeps a silent default.
+extends_documentation_fragment:
+  - llmfleet.baremetal.ceph
 options:
   pools:
     description: Pools as C({name, pg_num, application}).
@@ -38,10 +40,6 @@ options:
     description: Apply O(size) and O(min_size) to every pool, not only those in O(pools).
     type: bool
     default: true
-  cluster:
-    description: Cluster name.
-    type: str
-    default: ceph
 attributes:
   check_mode:
     description: Reports the changes it would make.
