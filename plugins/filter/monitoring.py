@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, llmfleet engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Jinja filters of the monitoring layer: Alertmanager from the inventory (module_utils/alertmanager), the alert rules' ``for:`` overrides, the model-server scrape targets (docs: the .yml sidecars, docs/monitoring.md)."""
+"""Jinja filters of the monitoring layer: Alertmanager from the inventory (module_utils/alertmanager), the alert
+rules' ``for:`` overrides, the model-server scrape targets (docs: the .yml sidecars, docs/monitoring.md)."""
 
 from __future__ import absolute_import, division, print_function
 
