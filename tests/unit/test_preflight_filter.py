@@ -2,7 +2,8 @@
 # Copyright: (c) 2025, llmfleet engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""plugins/filter/preflight.py: preflight_table / preflight_violations."""
+"""module_utils/preflight_report.py and the filters that name it (plugins/filter/preflight.py): preflight_table /
+preflight_violations."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ if os.path.join(REPO, ".collections") not in sys.path:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.llmfleet.baremetal.plugins.filter.preflight import (  # noqa: E402
-    FilterModule, preflight_table, preflight_violations)
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.preflight_report import (  # noqa: E402
+    PreflightReportError, preflight_table, preflight_violations)
+from ansible_collections.llmfleet.baremetal.plugins.filter.preflight import FilterModule  # noqa: E402
 
 
 def v(host, gpu, check, expected, found, message="do something"):
@@ -101,8 +103,10 @@ def test_long_cells_are_cut():
 
 @pytest.mark.parametrize("bad", ["text", 3, ["notamapping"]])
 def test_bad_input_raises(bad):
-    with pytest.raises(AnsibleFilterError):
+    with pytest.raises(PreflightReportError):
         preflight_table(bad)
+    with pytest.raises(AnsibleFilterError, match="^preflight_table: preflight filters take"):
+        FilterModule().filters()["preflight_table"](bad)
 
 
 def test_hca_firmware_compared_across_hosts_from_their_facts():
