@@ -27,7 +27,7 @@ def _report(item):
     """(host name, preflight dict or None) from a hostvars entry or a preflight dict."""
     if not isinstance(item, Mapping):
         raise PreflightReportError("preflight filters take a list of hostvars (or llmfleet_preflight dicts), "
-                                 "got an item of type %s" % type(item).__name__)
+                                   "got an item of type %s" % type(item).__name__)
     if _FACT in item:
         rep = item[_FACT]
         name = item.get("inventory_hostname") or (rep or {}).get("host")
