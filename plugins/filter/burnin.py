@@ -8,13 +8,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.burnin import (
-    BurninError, evaluate_registered, metrics, row_text)
+    BurninError, drain_reason, drained_plan, evaluate_registered, metrics, row_text)
 from ansible_collections.llmfleet.baremetal.plugins.plugin_utils.filter_errors import named_filters
 
 _FILTERS = {
     "burnin_evaluate": evaluate_registered,
     "burnin_metrics": metrics,
     "burnin_row": row_text,
+    "burnin_drain_reason": drain_reason,
+    "burnin_drained_plan": drained_plan,
 }
 
 

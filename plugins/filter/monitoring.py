@@ -46,14 +46,15 @@ def alert_rules_override(rules, overrides=None):
     return out
 
 
-def model_server_targets(host, this_run=None, remote_results=None, previous=None, address=None):
+def model_server_targets(host, this_run=None, remote_results=None, previous=None, address=None, drained=False):
     """The enabled model-server scrape targets of one GPU node, from the best source there is.
 
     ``this_run``: the node's ``llmfleet_model_servers`` fact when the serving play ran on it in this run;
     ``remote_results``: the monitoring server's slurp results of ``/etc/llmfleet/model-servers.json`` (looked up
     by ``item``); ``previous``: the targets the monitoring server kept from its last run.  A node that cannot be
     read now (down, unreachable) keeps its previous targets, so that ModelServerDown fires for it instead of its
-    targets silently vanishing from Prometheus.  Each target gets ``host`` and ``address``.
+    targets silently vanishing from Prometheus.  Each target gets ``host`` and ``address``.  ``drained``: also the
+    instances stopped for a failed burn-in (the gateway keeps their models known, routes nothing to them).
     """
     if this_run is not None:
         source = this_run
@@ -75,7 +76,8 @@ def model_server_targets(host, this_run=None, remote_results=None, previous=None
     return [dict(inst, host=host,
                  address=inst["listen"] if str(inst.get("listen") or "0.0.0.0") not in wildcard else (address or host))
             for inst in source
-            if isinstance(inst, Mapping) and inst.get("enabled") and inst.get("health_path", "/") is not None]
+            if isinstance(inst, Mapping) and (inst.get("enabled") or (drained and inst.get("drained")))
+            and inst.get("health_path", "/") is not None]
 
 
 class FilterModule(object):

@@ -24,9 +24,11 @@ __metaclass__ = type
 
 import json
 import re
+from collections.abc import Mapping
 
 __all__ = ["THRESHOLDS", "BurninError", "parse_gpu_check", "parse_nccl_tests", "parse_dcgm_diag", "health_violations", "thresholds_for",
-           "evaluate", "evaluate_registered", "metrics", "row_text", "FATAL_XIDS", "THROTTLE_FAIL"]
+           "evaluate", "evaluate_registered", "metrics", "row_text", "FATAL_XIDS", "THROTTLE_FAIL", "drain_reason",
+           "drained_plan"]
 
 
 class BurninError(ValueError):
@@ -296,3 +298,40 @@ def metrics(verdict):
         for m in verdict.get("measured") or []:
             lines.append('llmfleet_burnin_%s{host="%s",gpu="%s"} %s' % (key, host, m["gpu"], m[key]))
     return "\n".join(lines) + "\n"
+
+
+# --- the gate: a node whose burn-in failed is drained, not served ---------------------------------------------------
+
+def drain_reason(verdict, host, require=False):
+    """Why ``host`` serves nothing, from its last verdict (``/var/lib/llmfleet/burnin/result.json``; ``None`` or ``{}``
+    when it was never burned in); ``""`` when it may serve. ``require``: a node never burned in is drained too."""
+    if not isinstance(verdict, Mapping) or not verdict:
+        if require:
+            return ("no burn-in has passed on it (model_server_require_burnin is true): run "
+                    "`llmfleet burnin -i INVENTORY --limit %s`" % host)
+        return ""
+    if verdict.get("passed"):
+        return ""
+    rows = "; ".join(row_text(v) for v in verdict.get("violations") or []) or "no violation recorded"
+    return ("its last burn-in (%s) failed - %s. Fix the GPU and run `llmfleet burnin -i INVENTORY --limit %s`"
+            % (verdict.get("at", "?"), rows, host))
+
+
+def drained_plan(plan, host, drained, by_host=None):
+    """One host's model-server plan (instances and group members) as it may be served: every entry of a drained host,
+    and every member of a group that has a drained member (a group serves whole or not at all), gets
+    ``enabled: False`` and ``drained``: the reasons, one per drained host. ``drained``: ``{host: reason}`` (an empty
+    reason: not drained); ``by_host``: the groups plan's members per host (serving_groups.plan_groups)."""
+    if not isinstance(drained, Mapping):
+        raise BurninError("drained must map host names to reasons, got %r" % (drained,))
+    drained = {h: r for h, r in drained.items() if r}
+    members = {}
+    for member_host, entries in (by_host or {}).items():
+        for entry in entries or []:
+            members.setdefault(entry["group"], set()).add(member_host)
+    out = []
+    for entry in plan or []:
+        hosts = sorted(members.get(entry["group"], {host})) if entry.get("group") else [host]
+        why = ["%s: %s" % (h, drained[h]) for h in hosts if h in drained]
+        out.append(dict(entry, enabled=False, drained="; ".join(why)) if why else entry)
+    return out

@@ -45,7 +45,7 @@ def _is_ip(value):
 
 def plan_routes(targets, engine_keys=None, static_backends=None):
     """``{model: {engine_key, backends: [...]}}`` from the fleet's ``targets`` (``[{host, name, address, port,
-    served_model_name, health_path, enabled}]``) and ``static_backends`` (``[{model, name, address, port,
+    served_model_name, health_path, enabled, drained}]``) and ``static_backends`` (``[{model, name, address, port,
     health_path}]``); ``engine_keys``: ``{model: key}`` (a model without one gets ``""``: no key injected)."""
     routes = {}
     seen = {}
@@ -86,6 +86,13 @@ def plan_routes(targets, engine_keys=None, static_backends=None):
                                                  "backends": []})
         route["backends"].append({"name": row["name"], "address": endpoint[0], "port": port,
                                   "health_path": row["health_path"]})
+    # a model whose every instance is drained for a failed burn-in stays a route with no backend: its requests get
+    # 503 (no healthy backend, the GatewayNoHealthyBackend alert), not 404 - the model exists, its nodes are down
+    for t in targets or []:
+        if not t.get("enabled", True) and t.get("drained") and t.get("health_path") is not None:
+            model = t.get("served_model_name") or t.get("model")
+            if model:
+                routes.setdefault(model, {"engine_key": (engine_keys or {}).get(model, ""), "backends": []})
     for route in routes.values():
         route["backends"].sort(key=lambda b: b["name"])
     return routes
@@ -112,8 +119,9 @@ def allow_addresses(hosts, hostvars, extra=None):
 
 
 def served_models(targets, static_backends=None):
-    """The model names the fleet serves (what a key may be allowed)."""
+    """The model names the fleet serves (what a key may be allowed), including those whose instances are drained for
+    a failed burn-in (``drained``): a key keeps its models while a node is repaired; the routes leave them out."""
     names = set(t.get("served_model_name") or t.get("model") for t in targets or []
-                if t.get("enabled", True) and t.get("health_path") is not None)
+                if (t.get("enabled", True) or t.get("drained")) and t.get("health_path") is not None)
     names.update(b.get("model") for b in static_backends or [] if isinstance(b, dict) and b.get("model"))
     return sorted(n for n in names if n)

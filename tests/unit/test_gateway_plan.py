@@ -44,6 +44,12 @@ def test_routes_by_served_name_without_workers_or_disabled():
     assert gp.served_models(TARGETS, [{"model": "ext"}]) == ["dsv3", "ext", "r1"]
 
 
+def test_a_drained_model_keeps_its_keys_and_loses_its_routes():
+    drained = dict(TARGETS[-1], served_model_name="split", drained="gpu-a05: burn-in failed")
+    assert gp.plan_routes(TARGETS + [drained])["split"]["backends"] == []  # 503 no healthy backend, not 404
+    assert "split" in gp.served_models(TARGETS + [drained]) and "old" not in gp.served_models(TARGETS + [drained])
+
+
 @pytest.mark.parametrize("bad, why", [
     (dict(TARGETS[0], address="gpu-a01.example"), "chat-0 (model_server on gpu-a01): address 'gpu-a01.example' is not"),
     (dict(TARGETS[0], port=70000), "port 70000 is not a TCP port"),

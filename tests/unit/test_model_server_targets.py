@@ -37,3 +37,9 @@ def test_broken_file_is_named():
     bad = {"item": "gpu1", "content": base64.b64encode(b"{not json").decode()}
     with pytest.raises(AnsibleFilterError, match="gpu1: /etc/llmfleet/model-servers.json"):
         model_server_targets("gpu1", None, [bad], [])
+
+
+def test_drained_instances_only_when_asked():
+    drained = INST + [{"name": "lab-1", "port": 8103, "enabled": False, "drained": "gpu1: burn-in failed"}]
+    assert [t["name"] for t in model_server_targets("gpu1", drained, [], [], "10.0.0.1")] == ["lab-0"]
+    assert [t["name"] for t in model_server_targets("gpu1", drained, [], [], "10.0.0.1", True)] == ["lab-0", "lab-1"]
