@@ -13,7 +13,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.addr_plan import AddrPlanError, plan_fabric
 # the fabric ports and NCCL's IB environment are pure functions of the plans and the rdma_facts (module_utils/rdma.py)
-from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import fabric_ports, nccl_ib_env
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import (
+    GpudirectError, fabric_ports, gpudirect_plan, nccl_ib_env)
 
 
 def fabric_address(fabric, hosts, host, all_fabrics=None, index=None):
@@ -77,9 +78,18 @@ def fabric_plans(fabrics, groups, host, default_group="rdma_nodes", interfaces=N
     return out
 
 
+def rdma_gpudirect_plan(gpu, fabric_ports_=None, driver_version_text="", kernel_release="", proc_modules_text="",
+                        mode="auto", host=""):
+    """How this host's NICs reach GPU memory (module_utils/rdma.py gpudirect_plan)."""
+    try:
+        return gpudirect_plan(gpu, fabric_ports_, driver_version_text, kernel_release, proc_modules_text, mode, host)
+    except GpudirectError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     """llmfleet RDMA fabric filters."""
 
     def filters(self):
         return {"fabric_address": fabric_address, "fabric_plans": fabric_plans, "fabric_ports": fabric_ports,
-                "nccl_ib_env": nccl_ib_env}
+                "nccl_ib_env": nccl_ib_env, "rdma_gpudirect_plan": rdma_gpudirect_plan}

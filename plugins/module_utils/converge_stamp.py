@@ -31,7 +31,7 @@ SCHEMA = "llmfleet.converge_stamp/v1"
 # Variables that describe the fast path itself, facts of llmfleet's probe modules (taken in through the
 # projections below: they carry timestamps and counters), and facts written by later layers of the same run.
 _EXCLUDED_VARS = re.compile(r"^llmfleet_(fast_path.*|gpu|host|rdma|model_server_restarts|rolling_instances"
-                            r"|model_servers|gpu_stack|rdma_verify|rdma_nccl_env|rdma_fabric_ports|placement|numa"
+                            r"|model_servers|gpu_stack|rdma_verify|rdma_nccl_env|rdma_fabric_ports|rdma_gpudirect|placement|numa"
                             r"|model_storage|dcgm_exporter)$")
 _PLAIN_KEYS = ("ansible_host", "ansible_port", "group_names")
 _GPU_KEYS = ("index", "name", "uuid", "pci_bus_id", "architecture", "compute_capability", "memory_total_mib",

@@ -22,6 +22,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import gpudirect_rdma
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (  # noqa: F401
     _Reader, _device_numa, _pci_chain, _rate_gbps,
 )
@@ -32,7 +33,7 @@ _V4_MAPPED_PREFIX = "0000:0000:0000:0000:0000:ffff:"
 _STATE_RE = re.compile(r"^\s*(\d+)\s*:\s*(\S+)")
 
 __all__ = ["SCHEMA_VERSION", "parse_gid", "parse_state", "choose_roce_v2_gid", "read_gid_table", "collect_rdma", "not_ready",
-           "fabric_ports", "nccl_ib_env"]
+           "fabric_ports", "nccl_ib_env", "gpudirect_plan", "GpudirectError"]
 
 
 def parse_state(text):
@@ -303,3 +304,52 @@ def nccl_ib_env(ports):
     if found[0].get("gid_index") is not None:
         env["NCCL_IB_GID_INDEX"] = str(found[0]["gid_index"])
     return env
+
+
+class GpudirectError(ValueError):
+    """A GPUDirect RDMA plan that cannot be kept (rdma_gpudirect: required), or a bad mode."""
+
+
+def _modules(proc_modules_text):
+    return [line.split()[0] for line in (proc_modules_text or "").splitlines() if line.strip()]
+
+
+def gpudirect_plan(gpu, fabric_ports_=None, driver_version_text="", kernel_release="", proc_modules_text="",
+                   mode="auto", host=""):
+    """How this host's NICs read and write GPU memory directly (GPUDirect RDMA), for the rdma role.
+
+    ``gpu``: the llmfleet_gpu snapshot; ``fabric_ports_``: llmfleet_rdma_fabric_ports; the driver's
+    /proc/driver/nvidia/version, the kernel release and /proc/modules as text. Returns ``{applicable, how, load,
+    nccl_env, why}``: not applicable without a live GPU snapshot with GPUs or without an RDMA port; DMA-BUF where
+    NVIDIA's open kernel modules run on a kernel >= 5.12 (nothing to load; NCCL_DMABUF_ENABLE=1); otherwise the
+    driver's nvidia_peermem module (``load``). ``mode``: auto, off, or required (a host where it is not applicable
+    is refused, naming why)."""
+    if mode not in ("auto", "off", "required"):
+        raise GpudirectError("rdma_gpudirect must be auto, off or required (got %r)" % (mode,))
+    gpu = gpu or {}
+    out = {"applicable": False, "how": "", "load": [], "nccl_env": {}, "why": ""}
+    if mode == "off":
+        out["why"] = "rdma_gpudirect is off"
+        return out
+    if gpu.get("source") == "replay":
+        out["why"] = "the GPU snapshot is a replay (no live GPU)"
+    elif not gpu.get("nvml_available") or not gpu.get("gpus"):
+        out["why"] = "no GPU (NVML)"
+    elif not [p for p in fabric_ports_ or [] if p.get("device")]:
+        out["why"] = "no RDMA port on a fabric"
+    if out["why"]:
+        if mode == "required":
+            raise GpudirectError("%s: rdma_gpudirect is required, but GPUDirect RDMA does not apply: %s"
+                                 % (host or "this host", out["why"]))
+        return out
+    found = gpudirect_rdma(_modules(proc_modules_text), driver_version_text, kernel_release)
+    out["applicable"] = True
+    if found["dmabuf"]:
+        out.update(how="dma-buf", nccl_env={"NCCL_DMABUF_ENABLE": "1"},
+                   why="NVIDIA's open kernel modules on kernel %s: DMA-BUF, no module to load" % kernel_release)
+    else:
+        out.update(how="nvidia_peermem", load=["nvidia_peermem"],
+                   why="the driver's nvidia_peermem module (%s)" % (
+                       "proprietary kernel modules" if not found["open_modules"]
+                       else "kernel %s is older than 5.12" % kernel_release))
+    return out
