@@ -56,8 +56,8 @@ def test_the_task_file_hands_the_plan_to_nccl_and_loads_nothing_without_a_live_g
     tasks = [
         {"name": "GPUDirect", "ansible.builtin.include_role": {"name": "llmfleet.baremetal.rdma",
                                                                "tasks_from": "gpudirect.yml"}},
-        {"name": "Show", "ansible.builtin.debug": {"msg": "RESULT {{ {'g': llmfleet_rdma_gpudirect, "
-                                                           "'env': llmfleet_rdma_nccl_env} | to_json }}"}},
+        {"name": "Show", "ansible.builtin.debug": {
+            "msg": "RESULT {{ {'g': llmfleet_rdma_gpudirect, 'env': llmfleet_rdma_nccl_env} | to_json }}"}},
     ]
     proc = run_tasks(tmp_path, tasks, {"ansible_facts": {"llmfleet_gpu": dict(GPU, source="replay")},
                                        "llmfleet_rdma_fabric_ports": PORTS,
