@@ -408,6 +408,11 @@ def _nics(r, rdma_by_netdev):
     return out
 
 
+def module_names(proc_modules_text):
+    """The loaded kernel modules' names from the text of /proc/modules."""
+    return [line.split()[0] for line in (proc_modules_text or "").splitlines() if line.strip()]
+
+
 def _rate_gbps(text):
     m = re.match(r"^\s*([\d.]+)\s*Gb/sec", text or "")
     return float(m.group(1)) if m else None
@@ -570,7 +575,7 @@ def _fabric(r, gpus, rdma):
         bridges.append({"pci_bus_id": bridge, "below": sorted(set(devices)),
                         "config_bytes": len(config) if config is not None else None,
                         "acs_cap": masks[0] if masks else None, "acs_ctl": masks[1] if masks else None})
-    modules = [line.split()[0] for line in (r.read(r.proc("modules"), required=False) or "").splitlines() if line]
+    modules = module_names(r.read(r.proc("modules"), required=False))
     wanted = ("nvidia", "nv_peer", "ib_", "mlx", "rdma")
     return {"bridges": bridges, "modules": sorted(m for m in modules if m.startswith(wanted))}
 

@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.fabric_checks import gpudirect_rdma
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.host_probe import (  # noqa: F401
-    _Reader, _device_numa, _pci_chain, _rate_gbps,
+    _Reader, _device_numa, _pci_chain, _rate_gbps, module_names,
 )
 
 SCHEMA_VERSION = "llmfleet.rdma_facts/v1"
@@ -310,10 +310,6 @@ class GpudirectError(ValueError):
     """A GPUDirect RDMA plan that cannot be kept (rdma_gpudirect: required), or a bad mode."""
 
 
-def _modules(proc_modules_text):
-    return [line.split()[0] for line in (proc_modules_text or "").splitlines() if line.strip()]
-
-
 def gpudirect_plan(gpu, fabric_ports_=None, driver_version_text="", kernel_release="", proc_modules_text="",
                    mode="auto", host=""):
     """How this host's NICs read and write GPU memory directly (GPUDirect RDMA), for the rdma role.
@@ -342,7 +338,7 @@ def gpudirect_plan(gpu, fabric_ports_=None, driver_version_text="", kernel_relea
             raise GpudirectError("%s: rdma_gpudirect is required, but GPUDirect RDMA does not apply: %s"
                                  % (host or "this host", out["why"]))
         return out
-    found = gpudirect_rdma(_modules(proc_modules_text), driver_version_text, kernel_release)
+    found = gpudirect_rdma(module_names(proc_modules_text), driver_version_text, kernel_release)
     out["applicable"] = True
     if found["dmabuf"]:
         out.update(how="dma-buf", nccl_env={"NCCL_DMABUF_ENABLE": "1"},
