@@ -7,7 +7,9 @@
 
 Writes N audit records through the gateway (HTTPS to the VIP with the API key and an X-Request-Id each), then
   (a) standby of the primary node, (b) kill -9 corosync on the primary (the survivor fences it: lab SSH reset),
-  (c) cut of the DRBD replication port on the primary with iptables, more writes, heal, resync, switchover.
+  (c) cut of the DRBD replication port on the primary with iptables, more writes, heal, resync, switchover,
+  (d) a split brain (lab only: DRBD fencing off at runtime, Pacemaker in maintenance mode): both sides write while
+      cut, DRBD detects it on reconnection and discards nothing, playbooks/drbd_split_brain.yml merges and resyncs.
 After each fault: the VIP answers on the survivor, DRBD is Primary there and every request id written so far is in
 the audit log on the DRBD volume (sha256 over the sorted ids compared).  Recovery time = fault injected until the
 VIP answered an authenticated request again.  Requests are sent from inside a VM (the front network is only
@@ -16,6 +18,7 @@ between the VMs).  Prints a table and writes JSON to lab/cache/labs/ha/failover.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -150,6 +153,103 @@ def fault_cut(prim, surv):
               "&& iptables -I INPUT -p tcp --sport 7789 -j DROP && iptables -I OUTPUT -p tcp --sport 7789 -j DROP")
 
 
+SB_MARKER = "/var/lib/llmfleet/drbd/split-brain-gw.json"
+# run on the peer during the cut (sh -e): a second Primary writing audit lines in the gateway's format
+PEER_WRITES = r"""
+drbdadm primary --force gw
+mkdir -p /mnt/sb
+mount /dev/drbd0 /mnt/sb
+f=$(ls /mnt/sb/audit/audit-*.jsonl | tail -n1)
+line=$(tail -n1 "$f")
+for id in %s; do
+  printf '%%s\n' "$line" | sed "s/\"request_id\":\"[^\"]*\"/\"request_id\":\"$id\"/" >> "$f"
+done
+sync
+umount /mnt/sb
+drbdadm secondary gw
+"""
+SB_METRIC = "/var/lib/prometheus/node-exporter/llmfleet-drbd-split-brain-gw.prom"
+
+
+def cstate(host):
+    return ssh(host, "drbdadm cstate gw", check=False, timeout=20)[1].strip()
+
+
+def split_brain(ids):
+    """(d) A real split brain, lab only: DRBD's fencing switched off at runtime and Pacemaker in maintenance mode
+    (what a split brain needs: both sides writing while disconnected), the replication port cut, the peer promoted
+    by hand and writing audit lines, the primary writing through the VIP; healed, DRBD finds the split brain and
+    discards nothing (after-sb-1pri disconnect, both StandAlone), the handler marks both nodes and raises the
+    metric; playbooks/drbd_split_brain.yml saves the peer's audit lines, merges them into the primary's log and
+    resyncs the peer. Every line of both sides must be in the primary's audit log afterwards, each once."""
+    prim = primary()
+    peer = other(prim)
+    t0 = time.time()
+    ssh(prim, "crm_attribute --name maintenance-mode --update true")
+    for host in PORTS:
+        ssh(host, "drbdadm disk-options --fencing=dont-care gw")
+    fault_cut(prim, peer)
+    wait_until(lambda: cstate(peer) != "Connected" and cstate(prim) != "Connected", time.time() + 120,
+               "both sides disconnected")
+    # the peer becomes a second Primary and writes what a gateway there would: audit lines of today's file
+    peer_ids = ["sb-peer-%04d" % i for i in range(N // 4)]
+    script = (PEER_WRITES % " ".join(peer_ids)).encode()
+    ssh(peer, "echo %s | base64 -d | sh -e" % base64.b64encode(script).decode(), timeout=120)
+    more = write_records(peer, "sb-primary", N // 4)
+    log("split-brain: %d audit lines written on %s (forced Primary), %d through the VIP on %s"
+        % (len(peer_ids), peer, len(more), prim))
+    ssh(prim, "iptables -F INPUT && iptables -F OUTPUT")
+    wait_until(lambda: all(ssh(h, "test -e %s" % SB_MARKER, check=False)[0] == 0 for h in PORTS),
+               time.time() + 180, "the split-brain handler on both nodes")
+    states = {h: cstate(h) for h in PORTS}
+    metric = {h: ssh(h, "cat %s" % SB_METRIC, check=False)[1] for h in PORTS}
+    journal = ssh(peer, "journalctl -t llmfleet-drbd --no-pager -q | tail -n 3", check=False)[1]
+    detected = time.time() - t0
+    log("split-brain: detected in %.1f s: %s; metric %s; journal: %s" % (
+        detected, states, {h: "1" if 'llmfleet_drbd_split_brain{resource="gw"} 1' in m else m for h, m in metric.items()},
+        journal.strip().splitlines()[-1:] if journal.strip() else "nothing"))
+    if not all('llmfleet_drbd_split_brain{resource="gw"} 1' in m for m in metric.values()):
+        raise RuntimeError("split-brain: llmfleet_drbd_split_brain is not 1 on both nodes: %s" % metric)
+    if "DRBD split brain on resource gw" not in journal:
+        raise RuntimeError("split-brain: the handler logged nothing on %s: %s" % (peer, journal))
+    if "StandAlone" not in states.values():
+        raise RuntimeError("split-brain: expected StandAlone after the split brain: %s" % states)
+    for host in PORTS:
+        ssh(host, "drbdadm disk-options --fencing=resource-and-stonith gw")
+    ssh(prim, "crm_attribute --name maintenance-mode --delete")
+    t1 = time.time()
+    env = dict(os.environ)  # molecule's Ansible settings (collections path, strategy) as the converge had them
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                           os.path.join(ROOT, "molecule", "ha", "inventory.yml"),
+                           os.path.join(ROOT, "playbooks", "drbd_split_brain.yml")],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
+    told = [ln.strip().strip('",') for ln in proc.stdout.splitlines() if "SPLIT BRAIN" in ln or "lines were missing" in ln]
+    log("split-brain: playbooks/drbd_split_brain.yml rc=%d in %.1f s: %s" % (proc.returncode, time.time() - t1, told))
+    if proc.returncode != 0:
+        raise RuntimeError("split-brain: the recovery playbook failed:\n%s" % (proc.stdout[-3000:] + proc.stderr[-1500:]))
+    if not any(("%d of %s's" % (len(peer_ids), peer)) in ln for ln in told):
+        raise RuntimeError("split-brain: the operator was not told %d of %s's lines were merged: %s"
+                           % (len(peer_ids), peer, told))
+    recovery = time.time() - t0
+    wait_until(lambda: drbd_synced(prim), time.time() + TIMEOUT, "resync after the recovery")
+    ids += more + peer_ids
+    missing, sum_ok, digest = check_state(prim, ids, "split-brain")
+    rc, dup = ssh(prim, "grep -ho '\"request_id\":\"sb-[^\"]*\"' %s | sort | uniq -d" % AUDIT)
+    after = {h: (ssh(h, "test -e %s" % SB_MARKER, check=False)[0] == 0, ssh(h, "cat %s" % SB_METRIC, check=False)[1])
+             for h in PORTS}
+    if missing or not sum_ok:
+        raise RuntimeError("split-brain: %d records lost after the recovery, e.g. %s" % (len(missing), missing[:5]))
+    if dup.strip():
+        raise RuntimeError("split-brain: lines merged twice: %s" % dup.split()[:5])
+    if any(marker or 'llmfleet_drbd_split_brain{resource="gw"} 0' not in m for marker, m in after.values()):
+        raise RuntimeError("split-brain: marker or metric not cleared: %s" % after)
+    log("split-brain: recovered, %d records on %s (the %d lines of %s merged, none twice), markers cleared, "
+        "metric 0" % (len(ids), prim, len(peer_ids), peer))
+    return {"fault": "split-brain", "old_primary": prim, "new_primary": prim, "records": len(ids), "lost": 0,
+            "checksum_ok": sum_ok, "sha256": digest, "recovery_s": round(recovery, 1),
+            "detected_s": round(detected, 1), "merged_from_peer": len(peer_ids)}
+
+
 def main():
     results = []
     ids = []
@@ -220,6 +320,7 @@ def main():
         wait_until(lambda: drbd_synced(surv), time.time() + TIMEOUT, "DRBD UpToDate/UpToDate")
         if time.time() > deadline_all:
             raise RuntimeError("fault tests ran past 25 minutes")
+    results.append(split_brain(ids))
     print("\nfault              old->new       records  lost  checksum  recovery")
     for r in results:
         print("%-18s %-14s %7d %5d  %-8s  %6.1f s" % (r["fault"], r["old_primary"] + "->" + r["new_primary"], r["records"],

@@ -18,8 +18,10 @@ Plan shape (built by the roles from their variables)::
      "lab_fence_agents": ["fence_llmfleet_ssh"],
      "quorum_device": None or {"host": "qnetd.example"},
      "drbd": {"replication_cidr": "10.20.12.0/24", "port": 7789, "protocol": "C", "version": "8.4",
-              "fencing": "resource-only", "quorum": "off", "backing_device": "/dev/disk/by-id/..."},
-     "vip": {"address": "10.20.2.100", "cidr": "10.20.2.0/24"}}
+              "fencing": "resource-and-stonith", "quorum": "off", "backing_device": "/dev/disk/by-id/..."},
+     "vip": {"address": "10.20.2.100", "cidr": "10.20.2.0/24"},
+     # with fence_devices (the ha_cluster role): DRBD's fencing against STONITH, and the fence-race delays
+     "drbd_fencing": "resource-and-stonith", "priority_fencing_delay_s": 15, "fence_delay_max_s": 5}
 """
 
 from __future__ import absolute_import, division, print_function
@@ -138,18 +140,18 @@ def check_plan(plan):
         if str(drbd.get("protocol", "C")).upper() != "C":
             violations.append("cluster: drbd_protocol=%s: the gateway's state needs synchronous replication (protocol C)"
                               % drbd.get("protocol"))
-        fencing = str(drbd.get("fencing", "resource-only"))
+        fencing = str(drbd.get("fencing", "resource-and-stonith"))
         quorum = str(drbd.get("quorum", "off"))
         if fencing not in DRBD_FENCING:
             violations.append("cluster: drbd_fencing=%s must be one of %s" % (fencing, ", ".join(DRBD_FENCING)))
         if quorum not in DRBD_QUORUM:
             violations.append("cluster: drbd_quorum=%s must be off or majority" % quorum)
         if quorum != "off" and fencing != "dont-care":
-            violations.append("cluster: drbd_fencing=%s and drbd_quorum=%s: use DRBD fencing (resource-only + "
+            violations.append("cluster: drbd_fencing=%s and drbd_quorum=%s: use DRBD fencing (resource-and-stonith + "
                               "fence-peer handler) or DRBD quorum, never both" % (fencing, quorum))
         if quorum == "off" and fencing == "dont-care":
             violations.append("cluster: drbd_fencing=dont-care without drbd_quorum: nothing prevents a split brain; "
-                              "set drbd_fencing=resource-only (default) or drbd_quorum=majority (DRBD 9)")
+                              "set drbd_fencing=resource-and-stonith (default) or drbd_quorum=majority (DRBD 9)")
         if quorum != "off" and version != "9":
             violations.append("cluster: drbd_quorum=%s needs DRBD 9 (drbd_version=9); DRBD 8.4 has no quorum" % quorum)
         if quorum != "off" and len(nodes) < 3:
@@ -231,4 +233,29 @@ def check_plan(plan):
             violations.append("%s: no fence device: production inventories (llmfleet_lab is not true) need "
                               "ha_cluster_fence_devices with an agent from %s fencing every node; STONITH is never "
                               "disabled outside a lab" % (name, ", ".join(allowed)))
+    # --- DRBD fencing against STONITH, the fence race of two nodes ------------------------------------
+    drbd_fencing = plan.get("drbd_fencing")
+    if drbd_fencing == "resource-and-stonith" and not stonith:
+        violations.append("cluster: drbd_fencing=resource-and-stonith needs STONITH (a Primary that loses its peer "
+                          "freezes until the peer is fenced) and ha_cluster_fence_devices is empty: add fence devices, "
+                          "or set drbd_fencing=resource-only in this lab")
+    if drbd_fencing == "resource-only" and not lab:
+        violations.append("cluster: drbd_fencing=resource-only: a Primary that loses its peer goes on writing before "
+                          "the peer is fenced, and a split brain follows; production needs "
+                          "drbd_fencing=resource-and-stonith (the default)")
+    try:
+        delay = int(plan.get("priority_fencing_delay_s") or 0)
+        jitter = int(plan.get("fence_delay_max_s") or 0)
+    except (TypeError, ValueError):
+        delay, jitter = -1, 0
+    if delay < 0 or jitter < 0:
+        violations.append("cluster: ha_cluster_priority_fencing_delay_s=%r and ha_cluster_fence_delay_max_s=%r must be "
+                          "whole seconds >= 0" % (plan.get("priority_fencing_delay_s"), plan.get("fence_delay_max_s")))
+    elif delay and delay < 2 * jitter:
+        violations.append("cluster: ha_cluster_priority_fencing_delay_s=%d is less than twice "
+                          "ha_cluster_fence_delay_max_s=%d: the random delay could still let the gateway's node be "
+                          "fenced first" % (delay, jitter))
+    elif stonith and not delay and not jitter and len(names) == 2 and "priority_fencing_delay_s" in plan:
+        warnings.append("cluster: no fence delay (ha_cluster_priority_fencing_delay_s and ha_cluster_fence_delay_max_s "
+                        "are 0): two nodes that lose each other may fence each other at once")
     return {"violations": violations, "warnings": warnings, "stonith_enabled": stonith, "lab": lab}

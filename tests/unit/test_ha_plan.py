@@ -218,3 +218,28 @@ def test_cib_plan_creates_missing_section():
 def test_cib_plan_requires_ids():
     with pytest.raises(ValueError):
         pacemaker_cib.plan(ET.fromstring(LIVE), ET.fromstring("<configuration><resources><primitive/></resources></configuration>"), "")
+
+
+def test_drbd_fencing_against_stonith_and_the_lab():
+    # the ha_cluster role passes drbd_fencing: resource-and-stonith needs STONITH; production refuses resource-only
+    assert check_plan(plan(drbd_fencing="resource-and-stonith"))["violations"] == []
+    no_stonith = check_plan(plan(fence_devices=[], lab=True, drbd_fencing="resource-and-stonith"))["violations"]
+    assert no_stonith == ["cluster: drbd_fencing=resource-and-stonith needs STONITH (a Primary that loses its peer "
+                          "freezes until the peer is fenced) and ha_cluster_fence_devices is empty: add fence devices, "
+                          "or set drbd_fencing=resource-only in this lab"]
+    assert check_plan(plan(fence_devices=[], lab=True, drbd_fencing="resource-only"))["violations"] == []
+    prod = check_plan(plan(drbd_fencing="resource-only"))["violations"]
+    assert len(prod) == 1 and prod[0].startswith("cluster: drbd_fencing=resource-only: a Primary that loses its peer")
+
+
+def test_fence_race_delays():
+    assert check_plan(plan(priority_fencing_delay_s=15, fence_delay_max_s=5))["violations"] == []
+    short = check_plan(plan(priority_fencing_delay_s=6, fence_delay_max_s=5))["violations"]
+    assert short == ["cluster: ha_cluster_priority_fencing_delay_s=6 is less than twice ha_cluster_fence_delay_max_s=5: "
+                     "the random delay could still let the gateway's node be fenced first"]
+    assert "whole seconds >= 0" in check_plan(plan(priority_fencing_delay_s=-1, fence_delay_max_s=0))["violations"][0]
+    assert "whole seconds >= 0" in check_plan(plan(priority_fencing_delay_s="x", fence_delay_max_s=0))["violations"][0]
+    none = check_plan(plan(priority_fencing_delay_s=0, fence_delay_max_s=0))
+    assert none["violations"] == [] and "may fence each other at once" in none["warnings"][0]
+    # only the pacemaker delay, or only the random one: accepted
+    assert check_plan(plan(priority_fencing_delay_s=0, fence_delay_max_s=5))["violations"] == []
