@@ -14,7 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.addr_plan import AddrPlanError, plan_fabric
 # the fabric ports and NCCL's IB environment are pure functions of the plans and the rdma_facts (module_utils/rdma.py)
 from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import (
-    GpudirectError, fabric_ports, gpudirect_plan, nccl_ib_env)
+    GpudirectError, fabric_ports, gpudirect_plan, nccl_ib_env, write_bw_verdict)
 
 
 def fabric_address(fabric, hosts, host, all_fabrics=None, index=None):
@@ -73,6 +73,8 @@ def fabric_plans(fabrics, groups, host, default_group="rdma_nodes", interfaces=N
             "soft_roce": soft_roce,
             "rxe_device": ("rxe_%s" % interface) if soft_roce else None,
             "rate_gbps": float(fabric.get("rate_gbps") or 0),
+            "min_write_bw_gbps": (None if fabric.get("min_write_bw_gbps") in (None, "")
+                                  else float(fabric["min_write_bw_gbps"])),
         })
         out.append(plan)
     return out
@@ -87,9 +89,18 @@ def rdma_gpudirect_plan(gpu, fabric_ports_=None, driver_version_text="", kernel_
         raise AnsibleFilterError(str(exc))
 
 
+def rdma_write_bw_verdict(measured_gbps, plan, rate_gbps=None, fraction=None, peer=""):
+    """``gbps | rdma_write_bw_verdict(plan, port_rate, rdma_verify_min_bw_fraction, peer)`` -> the gate's verdict."""
+    if not isinstance(plan, Mapping):
+        raise AnsibleFilterError("rdma_write_bw_verdict: the plan must be a fabric plan dict, got %s" % type(plan).__name__)
+    kwargs = {} if fraction in (None, "") else {"fraction": fraction}
+    return write_bw_verdict(measured_gbps, dict(plan), rate_gbps, peer=str(peer or ""), **kwargs)
+
+
 class FilterModule(object):
     """llmfleet RDMA fabric filters."""
 
     def filters(self):
         return {"fabric_address": fabric_address, "fabric_plans": fabric_plans, "fabric_ports": fabric_ports,
-                "nccl_ib_env": nccl_ib_env, "rdma_gpudirect_plan": rdma_gpudirect_plan}
+                "nccl_ib_env": nccl_ib_env, "rdma_gpudirect_plan": rdma_gpudirect_plan,
+                "rdma_write_bw_verdict": rdma_write_bw_verdict}

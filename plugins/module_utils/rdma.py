@@ -33,7 +33,8 @@ _V4_MAPPED_PREFIX = "0000:0000:0000:0000:0000:ffff:"
 _STATE_RE = re.compile(r"^\s*(\d+)\s*:\s*(\S+)")
 
 __all__ = ["SCHEMA_VERSION", "parse_gid", "parse_state", "choose_roce_v2_gid", "read_gid_table", "collect_rdma", "not_ready",
-           "fabric_ports", "nccl_ib_env", "gpudirect_plan", "GpudirectError"]
+           "fabric_ports", "nccl_ib_env", "gpudirect_plan", "GpudirectError", "write_bw_verdict",
+           "WRITE_BW_FRACTION"]
 
 
 def parse_state(text):
@@ -287,6 +288,51 @@ def fabric_ports(plans, rdma_facts):
             "state": port.get("state"),
             "gid_index": (port.get("roce_v2_gid_index") if roce else 0) if port else None,
         })
+    return out
+
+
+# ib_write_bw (perftest, one QP, 64 KiB writes, host memory) reaches 90-97 % of the link rate on a healthy RoCE or
+# InfiniBand port (NVIDIA perftest README / "RDMA Aware Networks Programming User Manual"; the seed articles'
+# figures); below 80 % the rail is slow: cable, optics, a switch port at a lower speed, PFC/ECN, MTU.
+WRITE_BW_FRACTION = 0.8
+
+
+def write_bw_verdict(measured_gbps, plan, rate_gbps=None, fraction=WRITE_BW_FRACTION, peer=""):
+    """The ib_write_bw gate of one fabric pair.
+
+    ``plan``: the fabric plan (fabric_plans) - its ``min_write_bw_gbps`` is the threshold when set (Soft-RoCE labs,
+    a rail known to be slower); else ``fraction`` x the port's link rate ``rate_gbps`` (rdma_facts). A port whose
+    rate is unknown is not gated, and says so. Returns {threshold_gbps, basis, passed, problem}.
+    """
+    fabric = (plan or {}).get("fabric") or "?"
+    fixed = (plan or {}).get("min_write_bw_gbps")
+    try:
+        rate = float(rate_gbps or 0)
+        fraction = float(fraction)
+    except (TypeError, ValueError):
+        rate, fraction = 0.0, WRITE_BW_FRACTION
+    if fixed not in (None, ""):
+        threshold = float(fixed)
+        basis = "min_write_bw_gbps of fabric %s" % fabric
+    elif fraction <= 0:
+        return {"threshold_gbps": None, "passed": True, "problem": "",
+                "basis": "not gated: rdma_verify_min_bw_fraction is 0 (report only)"}
+    elif rate > 0:
+        threshold = round(fraction * rate, 3)
+        basis = "%g x the %g Gb/s link rate (rdma_verify_min_bw_fraction)" % (fraction, rate)
+    else:
+        return {"threshold_gbps": None, "passed": True, "problem": "",
+                "basis": "not gated: the port's link rate is unknown and fabric %s sets no min_write_bw_gbps" % fabric}
+    out = {"threshold_gbps": threshold, "basis": basis, "passed": True, "problem": ""}
+    if measured_gbps in (None, ""):
+        out.update(passed=False, problem="fabric %s: ib_write_bw with %s reported no bandwidth (threshold %g Gb/s, %s)"
+                   % (fabric, peer or "the peer", threshold, basis))
+        return out
+    measured = float(measured_gbps)
+    if measured < threshold:
+        out.update(passed=False, problem=(
+            "fabric %s: ib_write_bw with %s %g Gb/s is below %g Gb/s (%s): a slow rail - check the cable or optics, "
+            "the switch port's speed, PFC/ECN and the MTU" % (fabric, peer or "the peer", measured, threshold, basis)))
     return out
 
 

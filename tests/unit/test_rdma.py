@@ -174,3 +174,43 @@ def test_module_wait_times_out(sysfs, capsys):
             rdma_facts.main()
     out = json.loads(capsys.readouterr().out)
     assert out["not_ready"] and out["waited_s"] >= 1
+
+
+def test_write_bw_gate_threshold_from_the_fabric_or_the_link_rate():
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import write_bw_verdict
+
+    lab = {"fabric": "fabric0", "min_write_bw_gbps": 0.01}
+    ok = write_bw_verdict(0.06, lab, None, peer="rdma2")
+    assert ok == {"threshold_gbps": 0.01, "basis": "min_write_bw_gbps of fabric fabric0", "passed": True, "problem": ""}
+    rail = {"fabric": "rail3", "min_write_bw_gbps": None}
+    good = write_bw_verdict(372.5, rail, 400, peer="gpu-a02")
+    assert good["passed"] and good["threshold_gbps"] == 320.0
+    assert good["basis"] == "0.8 x the 400 Gb/s link rate (rdma_verify_min_bw_fraction)"
+    slow = write_bw_verdict(181.0, rail, 400, peer="gpu-a02")
+    assert not slow["passed"]
+    assert slow["problem"] == ("fabric rail3: ib_write_bw with gpu-a02 181 Gb/s is below 320 Gb/s (0.8 x the 400 Gb/s "
+                               "link rate (rdma_verify_min_bw_fraction)): a slow rail - check the cable or optics, the "
+                               "switch port's speed, PFC/ECN and the MTU")
+    # nothing measured is a failure once there is a threshold
+    assert "reported no bandwidth" in write_bw_verdict(None, rail, 400, peer="gpu-a02")["problem"]
+    # unknown link rate, or report only: not gated, and said
+    unknown = write_bw_verdict(1.0, rail, None)
+    assert unknown["passed"] and unknown["threshold_gbps"] is None and "link rate is unknown" in unknown["basis"]
+    off = write_bw_verdict(1.0, rail, 400, fraction=0)
+    assert off["passed"] and "report only" in off["basis"]
+
+
+def test_write_bw_filter_and_fabric_plans_carry_the_threshold():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.llmfleet.baremetal.plugins.filter.rdma import fabric_plans, rdma_write_bw_verdict
+
+    fabrics = [{"name": "fabric0", "cidr": "10.77.0.0/24", "interface": "enp0s3", "soft_roce": True,
+                "min_write_bw_gbps": "0.01"},
+               {"name": "rail1", "cidr": "10.78.0.0/24", "interface": "ens1"}]
+    plans = fabric_plans(fabrics, {"rdma_nodes": ["a", "b"]}, "a")
+    assert [p["min_write_bw_gbps"] for p in plans] == [0.01, None]
+    assert rdma_write_bw_verdict(0.005, plans[0], None, None, "b")["passed"] is False
+    assert rdma_write_bw_verdict(95.0, plans[1], 100, 0.9, "b")["threshold_gbps"] == 90.0
+    with pytest.raises(AnsibleFilterError):
+        rdma_write_bw_verdict(1.0, "rail1")
