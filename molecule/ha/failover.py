@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -183,6 +184,16 @@ def cstate(host):
     return ssh(host, "drbdadm cstate gw", check=False, timeout=20)[1].strip()
 
 
+def recovery_playbook():
+    """playbooks/drbd_split_brain.yml against the lab, as an operator runs it (molecule's Ansible settings:
+    collections path, strategy, as the converge had them)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                           os.path.join(ROOT, "molecule", "ha", "inventory.yml"),
+                           os.path.join(ROOT, "playbooks", "drbd_split_brain.yml")],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
+
+
 def split_brain(ids):
     """(d) A real split brain, lab only: DRBD's fencing switched off at runtime and Pacemaker in maintenance mode
     (what a split brain needs: both sides writing while disconnected), the replication port cut, the peer promoted
@@ -200,10 +211,11 @@ def split_brain(ids):
     wait_until(lambda: cstate(peer) != "Connected" and cstate(prim) != "Connected", time.time() + 120,
                "both sides disconnected")
     # the peer becomes a second Primary and writes what a gateway there would: audit lines of today's file
-    peer_ids = ["sb-peer-%04d" % i for i in range(N // 4)]
+    token = "sb%d" % int(t0)  # this run's lines (a lab kept up for another verify has the last run's too)
+    peer_ids = ["%s-peer-%04d" % (token, i) for i in range(N // 4)]
     script = (PEER_WRITES % " ".join(peer_ids)).encode()
     ssh(peer, "echo %s | base64 -d | sh -e" % base64.b64encode(script).decode(), timeout=120)
-    more = write_records(peer, "sb-primary", N // 4)
+    more = write_records(peer, token + "-primary", N // 4)
     log("split-brain: %d audit lines written on %s (forced Primary), %d through the VIP on %s"
         % (len(peer_ids), peer, len(more), prim))
     ssh(prim, "iptables -F INPUT && iptables -F OUTPUT")
@@ -226,11 +238,7 @@ def split_brain(ids):
         ssh(host, "drbdadm disk-options --fencing=resource-and-stonith gw")
     ssh(prim, "crm_attribute --name maintenance-mode --delete")
     t1 = time.time()
-    env = dict(os.environ)  # molecule's Ansible settings (collections path, strategy) as the converge had them
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-                           os.path.join(ROOT, "molecule", "ha", "inventory.yml"),
-                           os.path.join(ROOT, "playbooks", "drbd_split_brain.yml")],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False)
+    proc = recovery_playbook()
     told = [ln.strip().strip('",') for ln in proc.stdout.splitlines() if "SPLIT BRAIN" in ln or "lines were missing" in ln]
     log("split-brain: playbooks/drbd_split_brain.yml rc=%d in %.1f s: %s" % (proc.returncode, time.time() - t1, told))
     if proc.returncode != 0:
@@ -242,7 +250,7 @@ def split_brain(ids):
     wait_until(lambda: drbd_synced(prim), time.time() + TIMEOUT, "resync after the recovery")
     ids += more + peer_ids
     missing, sum_ok, digest = check_state(prim, ids, "split-brain")
-    rc, dup = ssh(prim, "grep -ho '\"request_id\":\"sb-[^\"]*\"' %s | sort | uniq -d" % AUDIT)
+    rc, dup = ssh(prim, "grep -ho '\"request_id\":\"%s-[^\"]*\"' %s | sort | uniq -d" % (token, AUDIT))
     after = {h: (ssh(h, "test -e %s" % SB_MARKER, check=False)[0] == 0, ssh(h, "cat %s" % SB_METRIC, check=False)[1])
              for h in PORTS}
     if missing or not sum_ok:
@@ -253,6 +261,12 @@ def split_brain(ids):
         raise RuntimeError("split-brain: marker or metric not cleared: %s" % after)
     log("split-brain: recovered, %d records on %s (the %d lines of %s merged, none twice), markers cleared, "
         "metric 0" % (len(ids), prim, len(peer_ids), peer))
+    # run again on the healthy pair: it says so and changes nothing
+    again = recovery_playbook()
+    if again.returncode != 0 or "no split brain" not in again.stdout or re.search(r"changed=[1-9]", again.stdout):
+        raise RuntimeError("split-brain: a second run of the recovery playbook on the healthy pair did not change "
+                           "nothing:\n%s" % again.stdout[-2000:])
+    log("split-brain: a second run of the playbook says no split brain, changed=0")
     return {"fault": "split-brain", "old_primary": prim, "new_primary": prim, "records": len(ids), "lost": 0,
             "checksum_ok": sum_ok, "sha256": digest, "recovery_s": round(recovery, 1),
             "detected_s": round(detected, 1), "merged_from_peer": len(peer_ids)}
