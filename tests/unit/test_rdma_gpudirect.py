@@ -67,3 +67,26 @@ def test_the_task_file_hands_the_plan_to_nccl_and_loads_nothing_without_a_live_g
     assert "GPUDirect RDMA: not applicable - the GPU snapshot is a replay (no live GPU)" in out, out[-2000:]
     assert '"applicable": false' in out and '"NCCL_IB_HCA": "mlx5_0:1"' in out and "NCCL_DMABUF" not in out
     assert "changed=0" in out and "failed=0" in out, out[-1000:]  # no modules-load.d file, no modprobe
+
+
+def test_the_planner_on_a_real_h100_open_kernel_modules():
+    """tests/fixtures/gpu/h100-gpudirect: the driver text, /proc/modules and NVML snapshot read on the lent H100
+    (open kernel modules 580.159.04, kernel 6.18): no RDMA port there, so not applicable; with a port it would be
+    DMA-BUF. The same answers as the planner gave on the device (plan.json)."""
+    import json
+    from pathlib import Path
+
+    from ansible_collections.llmfleet.baremetal.plugins.module_utils.rdma import gpudirect_plan as plan_
+
+    fx = Path(__file__).resolve().parents[1] / "fixtures" / "gpu" / "h100-gpudirect"
+    snap = json.loads((fx / "snapshot.json").read_text())
+    drv = (fx / "driver-version.txt").read_text()
+    mods = (fx / "proc-modules.txt").read_text()
+    kernel = "6.18.44-fc-v1272-gpu"
+    recorded = json.loads((fx / "plan.json").read_text())
+    assert "Open Kernel Module" in drv and kernel in (fx / "machine.txt").read_text()
+    assert plan_(snap, [], drv, kernel, mods, host="h100") == recorded["plan_no_rdma_port"]
+    assert recorded["plan_no_rdma_port"]["why"] == "no RDMA port on a fabric"
+    with_port = plan_(snap, [{"fabric": "rail0", "device": "mlx5_0", "port": 1}], drv, kernel, mods, host="h100")
+    assert with_port == recorded["plan_with_a_port"]
+    assert with_port["how"] == "dma-buf" and with_port["nccl_env"] == {"NCCL_DMABUF_ENABLE": "1"}
