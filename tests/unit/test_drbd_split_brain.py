@@ -74,10 +74,10 @@ def test_named_victim_must_be_a_secondary_node_of_the_pair():
 
 
 def test_half_connected_unknown_state_and_wrong_node_count_are_refused():
-    assert "Connected on one node only" in plan([node("a", "Primary", "Connected"),
-                                                  node("b", "Secondary", "StandAlone", True)])["violations"][-1]
-    assert "not a DRBD connection state" in plan([node("a", "Primary", "Weird"),
-                                                  node("b", "Secondary", "StandAlone", True)])["violations"][0]
+    half = plan([node("a", "Primary", "Connected"), node("b", "Secondary", "StandAlone", True)])
+    assert "Connected on one node only" in half["violations"][-1]
+    weird = plan([node("a", "Primary", "Weird"), node("b", "Secondary", "StandAlone", True)])
+    assert "not a DRBD connection state" in weird["violations"][0]
     assert "exactly 2 nodes, found 1" in plan([node("a", "Primary", "StandAlone")])["violations"][0]
 
 
