@@ -32,6 +32,16 @@ def drbd_split_brain_merge(victim_files, survivor_files, victim="victim", surviv
                                   survivor=str(survivor))
 
 
+def drbd_split_brain_differing(victim_files, victim_root, survivor_files, survivor_root):
+    """The relative paths whose content differs between the victim's saved copy and the survivor."""
+    for arg in (victim_files, survivor_files):
+        if isinstance(arg, (str, bytes)) or not isinstance(arg, Sequence):
+            raise AnsibleFilterError("drbd_split_brain_differing takes the files lists of ansible.builtin.find, got %s"
+                                     % type(arg).__name__)
+    return drbd_split_brain.differing(_plain(victim_files), str(victim_root), _plain(survivor_files), str(survivor_root))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"drbd_split_brain_plan": drbd_split_brain_plan, "drbd_split_brain_merge": drbd_split_brain_merge}
+        return {"drbd_split_brain_plan": drbd_split_brain_plan, "drbd_split_brain_merge": drbd_split_brain_merge,
+                "drbd_split_brain_differing": drbd_split_brain_differing}

@@ -100,6 +100,26 @@ def plan(nodes, victim=None, resource="gw"):
     return out
 
 
+def differing(victim_files, victim_root, survivor_files, survivor_root):
+    """The files worth reading: paths (relative to the replicated file system) whose sha256 on the victim differs
+    from the survivor's, or that the survivor lacks. ``*_files``: the ``files`` of ansible.builtin.find with
+    ``checksum`` (sha256); ``*_root``: the directory each side's paths start with (the victim's save directory, the
+    survivor's mount point). Days of audit log written before the split are the same on both sides and are never
+    shipped to the controller."""
+    def rel(files, root):
+        root = str(root or "").rstrip("/")
+        out = {}
+        for f in files or []:
+            path = str(f.get("path") or "")
+            if root and path.startswith(root + "/"):
+                out[path[len(root):]] = f.get("checksum")
+        return out
+
+    victim = rel(victim_files, victim_root)
+    survivor = rel(survivor_files, survivor_root)
+    return sorted(p for p, digest in victim.items() if digest is None or survivor.get(p) != digest)
+
+
 def missing_lines(survivor_text, victim_text):
     """The victim's lines the survivor lacks, in the victim's order, each once, as text to append (every line
     ends in a newline). A survivor file that does not end in a newline gets one first."""

@@ -163,3 +163,21 @@ def test_handler_marks_the_node_raises_the_metric_and_keeps_the_first_detection(
     # a resource name that could escape the paths is not used as one
     subprocess.run(["sh", str(script)], check=True, env=dict(env, DRBD_RESOURCE="../x"))
     assert (state / "split-brain-unknown.json").exists()
+
+
+def test_only_files_that_differ_are_read():
+    from ansible_collections.llmfleet.baremetal.plugins.filter.drbd import drbd_split_brain_differing
+
+    victim = [{"path": "/var/lib/llmfleet/drbd/split-brain/T/audit/audit-2026-12-05.jsonl", "checksum": "aaa"},
+              {"path": "/var/lib/llmfleet/drbd/split-brain/T/audit/audit-2026-12-06.jsonl", "checksum": "bbb"},
+              {"path": "/var/lib/llmfleet/drbd/split-brain/T/audit/audit-2026-12-07.jsonl", "checksum": "ccc"}]
+    survivor = [{"path": "/srv/llmfleet-gateway/audit/audit-2026-12-05.jsonl", "checksum": "aaa"},
+                {"path": "/srv/llmfleet-gateway/audit/audit-2026-12-06.jsonl", "checksum": "zzz"}]
+    assert drbd_split_brain_differing(victim, "/var/lib/llmfleet/drbd/split-brain/T/", survivor,
+                                      "/srv/llmfleet-gateway") == ["/audit/audit-2026-12-06.jsonl",
+                                                                   "/audit/audit-2026-12-07.jsonl"]
+    # a file without a checksum (unreadable to find) is read rather than skipped
+    assert drbd_split_brain_differing([dict(victim[0], checksum=None)], "/var/lib/llmfleet/drbd/split-brain/T",
+                                      survivor, "/srv/llmfleet-gateway") == ["/audit/audit-2026-12-05.jsonl"]
+    with pytest.raises(AnsibleFilterError):
+        drbd_split_brain_differing("x", "/", [], "/")
