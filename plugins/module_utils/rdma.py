@@ -306,11 +306,8 @@ def write_bw_verdict(measured_gbps, plan, rate_gbps=None, fraction=WRITE_BW_FRAC
     """
     fabric = (plan or {}).get("fabric") or "?"
     fixed = (plan or {}).get("min_write_bw_gbps")
-    try:
-        rate = float(rate_gbps or 0)
-        fraction = float(fraction)
-    except (TypeError, ValueError):
-        rate, fraction = 0.0, WRITE_BW_FRACTION
+    rate = float(rate_gbps or 0)
+    fraction = float(fraction)
     if fixed not in (None, ""):
         threshold = float(fixed)
         basis = "min_write_bw_gbps of fabric %s" % fabric
