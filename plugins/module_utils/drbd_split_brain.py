@@ -25,7 +25,7 @@ DISCONNECTED = ("StandAlone", "WFConnection", "Connecting", "Unconnected", "Disc
 
 def _role(value):
     """'Primary' / 'Secondary' / 'Unknown' from `drbdadm role` (8.4 prints 'Primary/Secondary', 9 'Primary')."""
-    return str(value or "").strip().split("/")[0] or "Unknown"
+    return str(value or "").strip().split("/", maxsplit=1)[0] or "Unknown"
 
 
 def plan(nodes, victim=None, resource="gw"):
